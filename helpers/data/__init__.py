@@ -1,0 +1,1 @@
+"""Datasets of the course: registry, fetchers with a digest-checked cache, loaders, synthetic twins."""
