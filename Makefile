@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hepml demo
+	$(BIN)/hepml release
+	$(BIN)/hepml check
 
 test: $(STAMP)
 	$(BIN)/ruff check helpers autograder tests bench

@@ -1,0 +1,1 @@
+"""Benchmarks of the course (not tests): run them all with ``python -m bench``."""
