@@ -126,7 +126,7 @@ def _text_units(path: Path) -> list[tuple[str, str]]:
     if path.suffix == ".ipynb":
         try:
             nb = nbformat.read(path, as_version=4)
-        except Exception as exc:  # noqa: BLE001 - any unreadable notebook is a problem to report
+        except Exception as exc:
             return [("", f"<unreadable notebook: {exc}>")]
         units = []
         for i, cell in enumerate(nb.cells):
@@ -177,7 +177,7 @@ def check_source_notebook(path: Path, *, root: Path) -> tuple[list[Problem], flo
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
-    except Exception as exc:  # noqa: BLE001 - report any malformed notebook
+    except Exception as exc:
         return [Problem(rel, "", f"not a valid notebook ({exc})")], 0.0, 0.0
     seen: dict[str, int] = {}
     points = bonus = 0.0
@@ -216,7 +216,9 @@ def check(assignments: list[str] | None = None, *, root: Path | None = None) -> 
         a = course.assignment(assignment_id)
         src = a.source_notebook(root)
         if not src.is_file():
-            problems.append(Problem(src.relative_to(root), "", "listed in the manifest but missing"))
+            problems.append(
+                Problem(src.relative_to(root), "", "listed in the manifest but missing")
+            )
             continue
         sources.append(src)
         found, points, bonus = check_source_notebook(src, root=root)
@@ -239,9 +241,7 @@ def check(assignments: list[str] | None = None, *, root: Path | None = None) -> 
             )
         want_setup = release.setup_cell_source(course.colab_install)
         nb = nbformat.read(src, as_version=4)
-        setup = [
-            c for c in nb.cells if release.SETUP_TAG in c.metadata.get("tags", [])
-        ]
+        setup = [c for c in nb.cells if release.SETUP_TAG in c.metadata.get("tags", [])]
         if not setup:
             problems.append(Problem(src.relative_to(root), "", "no cell tagged 'colab-setup'"))
         elif setup[0].source != want_setup:
@@ -255,8 +255,10 @@ def check(assignments: list[str] | None = None, *, root: Path | None = None) -> 
         with tempfile.TemporaryDirectory(prefix="hepml-check-") as tmp:
             try:
                 fresh = release.generate(a.id, root=root, release_dir=Path(tmp))
-            except Exception as exc:  # noqa: BLE001 - nbgrader's own complaint is the message
-                problems.append(Problem(src.relative_to(root), "", f"nbgrader cannot release it: {exc}"))
+            except Exception as exc:
+                problems.append(
+                    Problem(src.relative_to(root), "", f"nbgrader cannot release it: {exc}")
+                )
                 continue
             for diff in release.diff_trees(fresh, root / "release" / a.id):
                 problems.append(

@@ -29,9 +29,7 @@ class RestoreDeletedTests(OverwriteCells):
 
     def missing_cell_transform(self, source_cell, max_score, is_solution=False, is_task=False):
         cell = super().missing_cell_transform(source_cell, max_score, is_solution, is_task)
-        is_autograded_test = (
-            cell.cell_type == "code" and not is_solution and not is_task
-        )
+        is_autograded_test = cell.cell_type == "code" and not is_solution and not is_task
         if is_autograded_test:
             # Do not run the test: a deleted test cell scores 0 whatever the rest of the notebook.
             cell.source = (
@@ -59,5 +57,7 @@ class RedactHiddenTests(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     # The traceback shows source lines of the test: keep only the message.
-                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+                    output["traceback"] = [
+                        f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+                    ]
         return cell, resources

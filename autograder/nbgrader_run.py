@@ -35,7 +35,9 @@ def ensure_on_path() -> None:
     os.environ["PATH"] = environment()["PATH"]
 
 
-def run(args: list[str], *, root: Path, timeout: float | None = None) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], *, root: Path, timeout: float | None = None
+) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` with the course root as working folder; raise on failure."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
     proc = subprocess.run(

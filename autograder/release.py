@@ -41,7 +41,9 @@ class ReleaseResult:
     def summary(self) -> str:
         lines = [f"released {', '.join(self.released) or 'nothing'}"]
         if self.synced_setup:
-            lines.append("updated the Colab setup cell of " + ", ".join(map(str, self.synced_setup)))
+            lines.append(
+                "updated the Colab setup cell of " + ", ".join(map(str, self.synced_setup))
+            )
         lines.append(
             f"{len(self.changed)} file(s) changed under release/"
             if self.changed
@@ -124,7 +126,9 @@ def release(
         a = course.assignment(assignment_id)
         src = a.source_notebook(course.root)
         if not src.is_file():
-            raise FileNotFoundError(f"{src}: the manifest lists {a.id!r} but its notebook is missing")
+            raise FileNotFoundError(
+                f"{src}: the manifest lists {a.id!r} but its notebook is missing"
+            )
         if sync_setup and sync_setup_cell(src, course.colab_install):
             result.synced_setup.append(src.relative_to(course.root))
         with tempfile.TemporaryDirectory(prefix="hepml-release-") as tmp:

@@ -52,7 +52,7 @@ def run(selected: list[str] | None = None) -> dict:
         try:
             module = importlib.import_module(f"bench.bench_{topic}")
             figures = module.main()
-        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
+        except Exception as exc:
             traceback.print_exc()
             figures = {"error": f"{type(exc).__name__}: {exc}"}
         results[topic] = {"figures": figures, "wall_s": round(time.perf_counter() - start, 2)}
@@ -82,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(text)
     (out.parent / "latest.json").write_text(text)
     print(f"\nwrote {out}")
-    return 0 if all("error" not in v.get("figures", {}) for k, v in results.items() if k != "machine") else 1
+    return (
+        0
+        if all("error" not in v.get("figures", {}) for k, v in results.items() if k != "machine")
+        else 1
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ PACKAGES = (
     ("autograder", "hepml-course", "the checks in test cells"),
 )
 
-MIN_PYTHON = (3, 10)
+MIN_PYTHON = (3, 11)
 
 
 def where_am_i() -> str:
@@ -100,7 +100,7 @@ class EnvironmentReport:
 def _probe(module: str) -> tuple[str | None, str | None]:
     try:
         mod = importlib.import_module(module)
-    except Exception as exc:  # noqa: BLE001 - any import failure is what we report
+    except Exception as exc:
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
     return str(getattr(mod, "__version__", "installed")), None
 
@@ -128,5 +128,7 @@ def check_environment(frameworks: tuple[str, ...] = ("torch", "tensorflow")) -> 
         if module in ("torch", "tensorflow") and module not in frameworks:
             continue
         version, error = _probe(module)
-        report.items.append(Item(shown if shown != "hepml-course" else module, version, purpose, error))
+        report.items.append(
+            Item(shown if shown != "hepml-course" else module, version, purpose, error)
+        )
     return report

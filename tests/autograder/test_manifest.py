@@ -25,14 +25,19 @@ def test_unknown_assignment_names_the_known_ones(repo_root):
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ('id = "a"\ntitle = "t"\nframework = "jax"\ndataset = "d"\npoints = 1\ntime_budget_s = 1', "framework"),
+        (
+            'id = "a"\ntitle = "t"\nframework = "jax"\ndataset = "d"\npoints = 1\ntime_budget_s = 1',
+            "framework",
+        ),
         ('id = "a"\ntitle = "t"\nframework = "torch"\ndataset = "d"\ntime_budget_s = 1', "points"),
         ('title = "t"\nframework = "torch"\ndataset = "d"\npoints = 1\ntime_budget_s = 1', "'id'"),
     ],
 )
 def test_malformed_entries_are_named(tmp_path, entry, message):
     (tmp_path / "course").mkdir()
-    (tmp_path / "course" / "manifest.toml").write_text(f"[course]\nid='x'\n[[assignments]]\n{entry}\n")
+    (tmp_path / "course" / "manifest.toml").write_text(
+        f"[course]\nid='x'\n[[assignments]]\n{entry}\n"
+    )
     with pytest.raises(manifest.ManifestError, match=message):
         manifest.load(tmp_path)
 

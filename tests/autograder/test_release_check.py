@@ -53,7 +53,11 @@ def test_release_rebuilds_a_deleted_release(course):
 
 def test_planted_solution_line_is_found(course):
     nb = nbformat.read(_release_nb(course), as_version=4)
-    idx = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "delta_phi")
+    idx = next(
+        i
+        for i, c in enumerate(nb.cells)
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "delta_phi"
+    )
     nb.cells[idx].source += "\n    return (d + np.pi) % (2 * np.pi) - np.pi"
     nbformat.write(nb, _release_nb(course))
     text = _messages(course_check.check(root=course))
@@ -79,7 +83,11 @@ def test_planted_hidden_threshold_is_found(course):
 def test_output_in_source_is_found(course):
     src = course / "source" / "00_setup" / "00_setup.ipynb"
     nb = nbformat.read(src, as_version=4)
-    idx = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "check_environment" in c.source)
+    idx = next(
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "check_environment" in c.source
+    )
     nb.cells[idx].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
     nb.cells[idx].execution_count = 3
     nbformat.write(nb, src)
@@ -97,7 +105,10 @@ def test_duplicate_grade_id_and_points_mismatch(course):
     nb.cells[i].metadata["nbgrader"]["points"] = 5
     nbformat.write(nb, src)
     text = _messages(course_check.check(root=course))
-    assert f"cell {j} (invariant_mass_arrays): grade id 'invariant_mass_arrays' also used by cell {i}" in text
+    assert (
+        f"cell {j} (invariant_mass_arrays): grade id 'invariant_mass_arrays' also used by cell {i}"
+        in text
+    )
     assert "graded cells carry 7 points, course/manifest.toml says 3" in text
 
 
@@ -114,7 +125,9 @@ def test_manifest_install_spec_change_resyncs_setup_cell(course):
 
 
 def test_hepml_check_cli_fails_with_the_place(course):
-    (course / "release" / "00_setup" / "extra.py").write_text("m[:20] = 0.0  # from the hidden test\n")
+    (course / "release" / "00_setup" / "extra.py").write_text(
+        "m[:20] = 0.0  # from the hidden test\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["PATH"] = "/usr/bin:/bin"  # not activated: hepml must still find nbgrader's tools
     proc = subprocess.run(
