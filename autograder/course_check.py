@@ -24,6 +24,8 @@ BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 # Lines shorter than this are too generic to call a leak ("return x", "else:").
 MIN_LEAK_LINE = 12
+# Secret lines at least this long are also found as part of a longer line.
+MIN_SUBSTRING_LEAK = 24
 # Numbers in hidden tests that count as hidden values: decimals like 0.815, or integers of 3+
 # digits (seeds of hidden events).
 _NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d{3,})(?![\w.])")
@@ -150,12 +152,16 @@ def find_leaks(release_dir: Path, secrets: Secrets, *, root: Path) -> list[Probl
     for path in sorted(p for p in release_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(root)
         for where, text in _text_units(path):
+            lines = {line.strip() for line in text.splitlines()}
             for kind, secret_lines in (
                 ("solution text", secrets.solution_lines),
                 ("hidden test", secrets.hidden_lines),
             ):
                 for line, origin in secret_lines.items():
-                    if line in text:
+                    # a long secret line is found inside any line (a trailing comment does not
+                    # hide it); a short one only as a whole line, since fragments of wrapped
+                    # calls ("lowest[name],") occur in ordinary code
+                    if line in lines or (len(line) >= MIN_SUBSTRING_LEAK and line in text):
                         problems.append(
                             Problem(rel, where, f"{kind} leaked (from {origin}): {line!r}")
                         )
