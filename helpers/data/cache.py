@@ -1,7 +1,7 @@
 """The dataset cache: its folder, the digest manifest, atomic staging, and the synthetic twins.
 
 ``HEPML_DATA_DIR`` is the cache folder (default: the user cache, ``pooch.os_cache("hepml")``).
-Real files go to ``<dir>/real/<name>/``, twins to ``<dir>/synthetic/<name>/seed<S>-n<N>/``.
+Real files go to ``<dir>/real/<name>/``, twins to ``<dir>/synthetic/<name>/seed<S>-n<N>-<generator version>/``.
 
 Nothing half-written is ever left under a cached name: downloads and archive members are staged
 in a private folder of the cache (:func:`staging`) and moved into place with :func:`os.replace`
@@ -376,7 +376,7 @@ def fetch_synthetic(
 ) -> DatasetFiles:
     """The synthetic twin of ``name``: written once, atomically, then reused. No network.
 
-    The twin lives in ``$HEPML_DATA_DIR/synthetic/<name>/seed<S>-n<N>/``: it is written into a
+    The twin lives in ``$HEPML_DATA_DIR/synthetic/<name>/seed<S>-n<N>-<generator version>/``: it is written into a
     temporary folder beside it and renamed into place once complete.
 
     Parameters
@@ -397,7 +397,7 @@ def fetch_synthetic(
     if n <= 0:
         raise ValueError(f"events must be positive, got {n}")
     base = data_dir() / "synthetic" / name
-    final = base / f"seed{seed}-n{n}"
+    final = base / f"seed{seed}-n{n}-{synthetic.generator_version()}"
     files = _read_twin(final)
     if files is None:
         base.mkdir(parents=True, exist_ok=True)

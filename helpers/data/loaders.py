@@ -392,7 +392,7 @@ def _read_table_layout(group: Any, start: int | None, stop: int | None) -> pd.Da
         values = rows[field]
         if re.fullmatch(r"values_block_\d+", field):
             names = _names(getattr(table.attrs, f"{field}_kind"))
-            values = values.reshape(len(rows), -1)
+            values = values.reshape(len(rows), len(names))
         else:  # a data column
             names = [field]
             values = values.reshape(len(rows), 1)

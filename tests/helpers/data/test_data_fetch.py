@@ -403,6 +403,16 @@ def test_tar_with_path_escaping_member_is_refused(server, cache, monkeypatch):
 # --------------------------------------------------------------------------- synthetic twins
 
 
+def test_changed_generator_is_not_served_from_the_cache(cache, monkeypatch):
+    register(monkeypatch, Resource("toy.bin", "https://origin.invalid/toy.bin"))
+    fake_twin(monkeypatch)
+    monkeypatch.setenv("HEPML_DATA_SOURCE", "synthetic")
+    old = D.fetch("toy", seed=1, events=3, progress=False)
+    monkeypatch.setattr(synthetic, "generator_version", lambda: "0123456789")
+    new = D.fetch("toy", seed=1, events=3, progress=False)
+    assert new.directory != old.directory and new.directory.name.endswith("-0123456789")
+
+
 def test_synthetic_never_touches_the_network(server, cache, monkeypatch):
     register(monkeypatch, Resource("toy.bin", "https://origin.invalid/toy.bin"))
     calls = fake_twin(monkeypatch)
@@ -411,7 +421,7 @@ def test_synthetic_never_touches_the_network(server, cache, monkeypatch):
     monkeypatch.setenv("HEPML_DATA_SOURCE", "synthetic")
     files = D.fetch("toy", seed=5, events=11, progress=False)
     assert server.total() == 0
-    folder = cache / "synthetic" / "toy" / "seed5-n11"
+    folder = cache / "synthetic" / "toy" / f"seed5-n11-{synthetic.generator_version()}"
     assert files.directory == folder and files["toy.txt"] == folder / "sub" / "toy.txt"
     assert files["toy.txt"].read_text() == "seed=5 events=11\n"
     assert str(files) == f"toy: synthetic twin, seed 5, 11 events, in {folder}"
@@ -419,9 +429,10 @@ def test_synthetic_never_touches_the_network(server, cache, monkeypatch):
     assert again == files and calls == [(5, 11)]  # written once, then reused
     D.fetch("toy", seed=6, progress=False)  # default size of the fake twin: 7
     assert calls == [(5, 11), (6, 7)]
+    version = synthetic.generator_version()
     assert sorted(p.name for p in (cache / "synthetic" / "toy").iterdir()) == [
-        "seed5-n11",
-        "seed6-n7",
+        f"seed5-n11-{version}",
+        f"seed6-n7-{version}",
     ]
 
 

@@ -315,3 +315,15 @@ def test_top_tagging_twin_loads(tmp_path, monkeypatch):
         if fname in files:
             frame = loaders.load_top_tagging(files[fname], stop=5)
             assert list(frame.columns) == list(TOP_TAGGING_IMAGE_COLUMNS)
+
+
+def test_top_tagging_slice_past_the_end_is_empty_like_pandas(tmp_path):
+    path = tmp_path / "t.h5"
+    frame = pd.DataFrame(
+        {"E_0": np.arange(5.0), "PX_0": np.arange(5.0), "is_signal_new": np.arange(5)}
+    )
+    frame.to_hdf(path, key="table", format="table", complib="blosc", complevel=5)
+    got = loaders.load_top_tagging(path, start=10, stop=20)
+    want = pd.read_hdf(path, "table", start=10, stop=20)
+    assert got.shape == want.shape == (0, 3)
+    assert list(got.columns) == list(want.columns)
