@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from helpers.data.synthetic import _kinematics as kin
 
@@ -175,7 +176,13 @@ MODEL: dict = {
                     [0.03511, 0.023, 0.2506, 0.6913],
                     [0.01677, 0.004573, 0.3704, 0.6082],
                 ],
-                "continuum": {"base": 0.0001966, "mu": -1.178, "sigma": 1.282, "negative": 0.02731},
+                "continuum": {
+                    "base": 0.0001966,
+                    "mu": -1.178,
+                    "sigma": 1.282,
+                    "negative": 0.02731,
+                    "max_ratio": 49.47,
+                },
             },
             "kin": {
                 "pt0": [[1.602, 2.602, 29.82], [1.582, 2.205, 36.71], [1.534, 2.265, 54.26]],
@@ -352,7 +359,11 @@ def _sample_weights(rng: np.random.Generator, wmodel: dict, jet_n: np.ndarray) -
     w = values[cat]
     cont = wmodel.get("continuum")
     if cont is not None:
-        size = cont["base"] * np.exp(np.exp(cont["mu"] + cont["sigma"] * rng.standard_normal(n)))
+        # log(log(|w| / base)) is normal, truncated at the largest weight of the real slice: the
+        # double exponential has a tail far beyond any real Sherpa weight otherwise.
+        top = (np.log(np.log(cont["max_ratio"])) - cont["mu"]) / cont["sigma"]
+        z = special.ndtri(rng.random(n) * special.ndtr(top))
+        size = cont["base"] * np.exp(np.exp(cont["mu"] + cont["sigma"] * z))
         sign = np.where(rng.random(n) < cont["negative"], -1.0, 1.0)
         w = np.where(np.isnan(w), sign * size, w)
     return w
@@ -531,6 +542,7 @@ def _weight_model(w: np.ndarray, jet_n: np.ndarray, signal: bool) -> dict:
             "mu": _sig4(excess.mean()),
             "sigma": _sig4(excess.std()),
             "negative": _sig4((cont < 0).mean()),
+            "max_ratio": _sig4(ratio.max()),
         },
     }
 

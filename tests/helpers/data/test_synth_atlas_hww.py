@@ -303,3 +303,12 @@ def test_truncated_densities_integrate_to_one_and_samplers_follow_them():
     h = lambda v: float(np.exp(kin.trunc_burr_logpdf(np.array([v]), 2.0, 3.0, 30.0, 10.0, 60.0))[0])  # noqa: E731
     assert integrate.quad(h, 10.0, 60.0)[0] == pytest.approx(1.0, abs=1e-8)
     assert np.mean(z <= 30.0) == pytest.approx(integrate.quad(h, 10.0, 30.0)[0], abs=0.015)
+
+
+def test_weights_stay_within_the_real_range():
+    """No absurd Sherpa weights: the largest |mcWeight| is at most the real slice's (0.0097)."""
+    for seed in (0, 2):
+        frame = synthetic.generate("atlas-hww", events=60_000, seed=seed)["dataWW_d1.root"]
+        weights = frame["mcWeight"].to_numpy()
+        assert np.abs(weights).max() <= 0.0097258 * (1 + 1e-9)
+        assert 0.02 < (weights < 0).mean() < 0.05
