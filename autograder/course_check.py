@@ -83,12 +83,25 @@ class Secrets:
     hidden_numbers: dict[str, str]
 
 
-def collect_secrets(notebooks: list[Path]) -> Secrets:
-    """Secrets of the source notebooks; lines that also appear in visible text are not secret."""
+def collect_secrets(notebooks: list[Path], *, also_visible: list[Path] = ()) -> Secrets:
+    """Secrets of the source notebooks; lines that also appear in visible text are not secret.
+
+    ``also_visible`` are further notebooks whose visible text counts (the rest of the course):
+    a line that one assignment shows openly is no secret of another.
+    """
     visible: set[str] = set()
     visible_text: list[str] = []
     solution: dict[str, str] = {}
     hidden: dict[str, str] = {}
+    for path in also_visible:
+        if path in notebooks or not path.is_file():
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution"):
+                continue
+            outside = _outside(cell.source)
+            visible.update(line.strip() for line in outside)
+            visible_text.extend(outside)
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         for i, cell in enumerate(nb.cells):
@@ -274,7 +287,9 @@ def check(assignments: list[str] | None = None, *, root: Path | None = None) -> 
                         f"stale against source/ ({diff}): run hepml release",
                     )
                 )
-    secrets = collect_secrets(sources)
+    secrets = collect_secrets(
+        sources, also_visible=[a.source_notebook(root) for a in course.assignments]
+    )
     release_root = root / "release"
     if release_root.is_dir():
         problems += find_leaks(release_root, secrets, root=root)
