@@ -16,6 +16,7 @@ _SUBCOMMAND_MODULES = (
     "autograder.cli_course",
     "autograder.cli_grading",
     "autograder.cli_leaderboard",
+    "autograder.cli_demo",
     "helpers.data.cli",
 )
 

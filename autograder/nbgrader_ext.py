@@ -50,14 +50,18 @@ class RedactHiddenTests(NbGraderPreprocessor):
     def preprocess_cell(
         self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
     ) -> tuple[NotebookNode, ResourcesDict]:
-        if cell.cell_type != "code":
+        # Only test cells carry hidden tests; a student's own cell that happens to contain the
+        # delimiter text is left alone (and must not break the whole feedback).
+        if cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
             return cell, resources
-        had_hidden = self._clear._remove_hidden_test_region(cell)
-        if had_hidden or utils.is_grade(cell):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    # The traceback shows source lines of the test: keep only the message.
-                    output["traceback"] = [
-                        f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-                    ]
+        try:
+            self._clear._remove_hidden_test_region(cell)
+        except RuntimeError:  # unbalanced delimiters in a tampered cell: drop its source
+            cell.source = "# (test source hidden)"
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                # The traceback shows source lines of the test: keep only the message.
+                output["traceback"] = [
+                    f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+                ]
         return cell, resources

@@ -11,6 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+#: The command that starts nbgrader (see :mod:`autograder.nbgrader_main`).
+NBGRADER = (sys.executable, "-m", "autograder.nbgrader_main")
+
 
 class NbgraderError(RuntimeError):
     """An nbgrader command failed; the message holds the command and the end of its log."""
@@ -39,7 +42,7 @@ def run(
     args: list[str], *, root: Path, timeout: float | None = None
 ) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` with the course root as working folder; raise on failure."""
-    cmd = [sys.executable, "-m", "nbgrader", *args]
+    cmd = [*NBGRADER, *args]
     proc = subprocess.run(
         cmd,
         cwd=root,

@@ -1,0 +1,345 @@
+"""``hepml grade``: grade a class on nbgrader, in parallel, within limits, resumably, safely.
+
+:func:`grade` is the whole command:
+
+1. **collect** the submissions (:mod:`autograder.collect`): import a folder or zip into
+   ``submitted/``, report what cannot be matched;
+2. **prepare** the gradebook (:mod:`autograder.gradebook_io`): ``generate_assignment`` puts the
+   official cells into the course gradebook and into a template for the workers; students are
+   added;
+3. **skip** the submissions already graded with the same file and source digests (the resume
+   state, :mod:`autograder.grade_state`), unless ``force``;
+4. **grade** the rest in parallel (:mod:`autograder.dispatch`): each job runs nbgrader autograde
+   in a private scratch course with its own gradebook copy, a sandboxed kernel, limits and a clean
+   re-check of every test cell (:mod:`autograder.sandbox_exec`);
+5. **record** the executed notebooks in the course gradebook, in batches, by one nbgrader pass
+   each that executes nothing: the main process is the only writer;
+6. **report**: ``grades.csv`` and ``failures.csv`` under ``.hepml/grading/<assignment>/``, a
+   progress bar while it runs and a summary at the end.
+
+Nothing is lost: every submission ends ``graded`` or ``failed`` with its reason in the state and
+in ``failures.csv``; an interrupted run records what finished and a re-run resumes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder import (
+    collect,
+    dispatch,
+    export,
+    grade_state,
+    gradebook_io,
+    limits,
+    manifest,
+    nbgrader_run,
+)
+from autograder.collect import Unmatched
+from autograder.sandbox_exec import Job, Outcome, digest, files_of
+
+#: Executed notebooks are written to the gradebook in batches of this many (and at the end).
+RECORD_BATCH = 25
+
+
+@dataclass
+class GradeResult:
+    """What a grading run did.
+
+    Attributes
+    ----------
+    assignment : str
+    graded : dict of str to float
+        Students graded in this run and their totals.
+    failed : dict of str to str
+        Students whose submission failed in this run, with the reason.
+    skipped : list of str
+        Students not regraded (unchanged since they were graded).
+    unmatched : list of Unmatched
+        Files or folders that could not be matched to a student.
+    max_score : float
+    wall_s : float
+    grades_csv, failures_csv : Path
+    outcomes : list of Outcome
+        The workers' outcomes (per-cell scores, clean verdicts, timings), notebooks left out.
+    """
+
+    assignment: str
+    graded: dict[str, float] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    unmatched: list[Unmatched] = field(default_factory=list)
+    max_score: float = 0.0
+    wall_s: float = 0.0
+    grades_csv: Path | None = None
+    failures_csv: Path | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and everything found was matched."""
+        return not self.failed and not self.unmatched
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        totals = list(self.graded.values())
+        mean = f"{statistics.fmean(totals):.2f} / {self.max_score:g}" if totals else "n/a"
+        lines = [
+            f"{self.assignment}: graded {len(self.graded)}, failed {len(self.failed)}, "
+            f"unchanged {len(self.skipped)}, unmatched {len(self.unmatched)}; "
+            f"mean score {mean}; {self.wall_s:.1f} s",
+        ]
+        for student, reason in sorted(self.failed.items()):
+            lines.append(f"  failed  {student}: {reason}")
+        for item in self.unmatched:
+            lines.append(f"  unmatched  {item}")
+        if self.grades_csv:
+            lines.append(f"grades:   {self.grades_csv}")
+        if self.failures_csv:
+            lines.append(f"failures: {self.failures_csv}")
+        return "\n".join(lines)
+
+
+def _hidden_paths(root: Path, db_url: str) -> tuple[str, ...]:
+    paths = [root / name for name in ("source", "submitted", "autograded", "feedback", "exchange")]
+    paths += [root / ".hepml", root / "gradebook.db"]
+    if db_url.startswith("sqlite:///"):
+        paths.append(Path(db_url[len("sqlite:///") :]))
+    return tuple(str(p) for p in paths)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def grade(
+    assignment: str,
+    submissions: Path | str | None = None,
+    *,
+    root: Path | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    scheduler: str | None = None,
+    cell_timeout: float | None = None,
+    notebook_timeout: float | None = None,
+    memory_limit_mb: float | None = None,
+    progress: bool = True,
+    db_url: str | None = None,
+    students: list[str] | None = None,
+) -> GradeResult:
+    """Grade every submission of an assignment (see the module docstring).
+
+    Parameters
+    ----------
+    assignment : str
+        An assignment id of ``course/manifest.toml``.
+    submissions : path, optional
+        A folder or ``.zip`` of the class's notebooks to import first; None to grade what is in
+        ``submitted/``.
+    root : Path, optional
+        The course root (default: found from the working folder).
+    workers : int, optional
+        Submissions graded at once (default: the cores); with ``scheduler``, Dask workers of a
+        local cluster.
+    force : bool
+        Regrade submissions that are already graded and unchanged.
+    scheduler : str, optional
+        ``"local"`` for a Dask LocalCluster, or the address of a Dask scheduler.
+    cell_timeout : float, optional
+        Seconds per cell (default: the course's ``Execute.timeout``).
+    notebook_timeout : float, optional
+        Seconds per notebook (default: 3 x the manifest's ``time_budget_s`` + 60).
+    memory_limit_mb : float, optional
+        MiB of resident memory per kernel (default 4096; 0 for none).
+    progress : bool
+        Show a progress bar.
+    db_url : str, optional
+        The gradebook: any nbgrader database URL (default ``sqlite:///<root>/gradebook.db``).
+    students : list of str, optional
+        Grade only these students.
+
+    Returns
+    -------
+    GradeResult
+    """
+    start = time.monotonic()
+    course = manifest.load(Path(root) if root is not None else None)
+    root = course.root
+    spec = course.assignment(assignment)
+    db = db_url or gradebook_io.default_db_url(root)
+    nbgrader_run.ensure_on_path()
+    lim = limits.resolve(
+        spec.time_budget_s,
+        cell_timeout=cell_timeout,
+        notebook_timeout=notebook_timeout,
+        memory_limit_mb=memory_limit_mb,
+    )
+    result = GradeResult(assignment, max_score=spec.points)
+
+    found = collect.collect(
+        assignment,
+        Path(submissions) if submissions is not None else None,
+        root=root,
+        other_assignments=course.ids,
+    )
+    result.unmatched = list(found.unmatched)
+    subs = [s for s in found.submissions if students is None or s.student in students]
+    source_sha = gradebook_io.source_digest(root / "source" / assignment)
+    config_text = (root / "nbgrader_config.py").read_text()
+
+    state = grade_state.load(root, assignment)
+    todo: list[tuple[str, dict[str, bytes], str]] = []
+    timestamps: dict[str, bytes] = {}
+    for sub in subs:
+        files = files_of(sub.folder)
+        sha = digest(files)
+        prev = state.get(sub.student, {})
+        done = (root / "autograded" / sub.student / assignment / f"{assignment}.ipynb").is_file()
+        if (
+            not force
+            and prev.get("status") == "graded"
+            and prev.get("sha256") == sha
+            and prev.get("source_sha256") == source_sha
+            and done
+        ):
+            result.skipped.append(sub.student)
+            continue
+        if "timestamp.txt" in files:
+            timestamps[sub.student] = files["timestamp.txt"]
+        todo.append((sub.student, files, sha))
+
+    # The gradebook gets the official cells when there is work or the source changed since.
+    marker = grade_state.folder(root, assignment) / "prepared.json"
+    stamp = {"source_sha256": source_sha, "db": hashlib.sha256(db.encode()).hexdigest()}
+    fresh = marker.is_file() and json.loads(marker.read_text()) == stamp
+    jobs: list[Job] = []
+    if todo or not fresh:
+        prepared = gradebook_io.prepare(assignment, root=root, db_url=db)
+        marker.write_text(json.dumps(stamp))
+        source_sha = prepared.source_digest
+        n_workers = workers or dispatch.default_workers()
+        threads = max(1, dispatch.default_workers() // max(1, n_workers))
+        hide = _hidden_paths(root, db)
+        jobs = [
+            Job(
+                assignment=assignment,
+                student=student,
+                files=files,
+                public_files=prepared.public_files,
+                template_db=prepared.template_db,
+                course_config=config_text,
+                course_id=course.id,
+                limits=lim,
+                sha256=sha,
+                hide=hide,
+                threads=threads,
+            )
+            for student, files, sha in todo
+        ]
+    gradebook_io.add_students(db, course.id, [s.student for s in subs])
+
+    staging = grade_state.folder(root, assignment) / "staging"
+    pending: dict[str, Outcome] = {}
+
+    def settle(outcome: Outcome, status: str, reason: str = "") -> None:
+        entry: dict[str, Any] = {
+            "sha256": outcome.sha256,
+            "source_sha256": source_sha,
+            "status": status,
+            "reason": reason,
+            "when": _now(),
+            "wall_s": round(outcome.wall_s, 2),
+            "sandboxed": outcome.sandboxed,
+        }
+        if status == "graded":
+            entry["scores"] = outcome.scores
+            entry["rechecks"] = outcome.rechecks
+            result.graded[outcome.student] = outcome.total
+            result.failed.pop(outcome.student, None)
+        else:
+            result.failed[outcome.student] = reason
+        state[outcome.student] = entry
+
+    def flush() -> None:
+        if not pending:
+            return
+        batch = dict(pending)
+        pending.clear()
+        recorded, log = gradebook_io.record(
+            {s: o.notebooks for s, o in batch.items()},
+            assignment=assignment,
+            root=root,
+            db_url=db,
+            staging=staging,
+            timestamps=timestamps,
+        )
+        for student, outcome in batch.items():
+            cells = recorded.get(student)
+            if cells is None:
+                last = " | ".join(ln for ln in log.strip().splitlines()[-2:])
+                settle(outcome, "failed", f"recording in the gradebook failed: {last}")
+                continue
+            differ = [
+                name
+                for name, score in outcome.scores.items()
+                if name not in cells or (cells[name][0] or 0.0) != (score or 0.0)
+            ]
+            if differ:
+                settle(
+                    outcome,
+                    "failed",
+                    f"the gradebook recorded other scores than the worker for {', '.join(differ)}",
+                )
+            else:
+                settle(outcome, "graded")
+            outcome.notebooks = {}
+        grade_state.save(root, assignment, state)
+
+    bar = None
+    if progress and jobs:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), desc=f"grading {assignment}", unit="nb", file=sys.stderr)
+    n_workers = workers or dispatch.default_workers()
+    if not jobs:
+        stream: Iterator[Outcome] = iter(())
+    elif scheduler:
+        stream = dispatch.run_dask(jobs, scheduler=scheduler, workers=n_workers)
+    else:
+        stream = dispatch.run_local(jobs, workers=n_workers)
+    try:
+        for outcome in stream:
+            result.outcomes.append(outcome)
+            if outcome.status == "graded":
+                pending[outcome.student] = outcome
+            else:
+                settle(outcome, "failed", outcome.reason)
+                grade_state.save(root, assignment, state)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(failed=len(result.failed), refresh=False)
+            if len(pending) >= RECORD_BATCH:
+                flush()
+    finally:
+        if bar is not None:
+            bar.close()
+        flush()
+        grade_state.save(root, assignment, state)
+        result.failures_csv = export.write_failures(root, assignment, result.unmatched)
+        result.grades_csv = export.export([assignment], root=root, db_url=db)
+        result.wall_s = time.monotonic() - start
+    return result
+
+
+def exit_code(result: GradeResult) -> int:
+    """0 when every submission was graded and every file matched, 1 otherwise."""
+    return 0 if result.ok else 1

@@ -1,0 +1,329 @@
+"""Judge test cells again in a clean Python process: the kernel's verdict is never trusted alone.
+
+The grader runs ``python -I -m autograder.recheck JOB.json VERDICTS.json`` after a notebook has
+run (see :class:`autograder.grading_preprocessors.Recheck`). In this process no code of the
+student ever ran: ``autograder.checks``, numpy and scikit-learn are freshly imported from the
+installation. For each test cell that the kernel passed it
+
+1. **captures the official call list**: it executes the official source of the test cell (from
+   the gradebook) with the checks' ``run_check`` replaced by a recorder, so every check call
+   reports its name and its *specification* (expected values, inputs, thresholds, tolerances,
+   all computed here by the official code with clean numpy) without judging anything. Names the
+   cell reads from the notebook are bound to the real modules for the usual aliases (``np``,
+   ``pd``, ``torch``...) and to inert placeholders otherwise (the student's objects are never
+   needed, since judging uses the records);
+2. **matches the records** that the checks wrote in the kernel while that cell ran (the grader
+   filed them by grade id): same checks, same order. No record at all means the checks did not
+   run (``autograder.checks`` replaced or patched, the cell rewritten by an input transformer);
+3. **re-judges each record** with the registered judge: the student's derived data from the
+   record, the specification from step 1 (a record that carries a lowered threshold or a swapped
+   expected value is judged against the official ones).
+
+When step 1 cannot finish (the official code needs a student object to compute its specification)
+the records beyond the captured calls are judged with their recorded specification; the verdict
+then says so (``spec_verified: false``).
+
+What this does not catch: a kernel that forges the *derived* part of a record (the student's
+outputs) can make a record that passes; see ``docs/threat-model.md``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import json
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Names a test cell reads from the notebook that are bound to the real module here.
+MODULE_ALIASES: Mapping[str, str] = {
+    "np": "numpy",
+    "numpy": "numpy",
+    "pd": "pandas",
+    "pandas": "pandas",
+    "math": "math",
+    "scipy": "scipy",
+    "sklearn": "sklearn",
+    "torch": "torch",
+    "nn": "torch.nn",
+    "tf": "tensorflow",
+    "keras": "keras",
+    "ak": "awkward",
+    "awkward": "awkward",
+    "uproot": "uproot",
+    "h5py": "h5py",
+    "checks": "autograder.checks",
+    "helpers": "helpers",
+}
+
+NO_RECORDS = (
+    "The checks of this test cell did not run: the grader received no record of them. Was "
+    "`autograder.checks` changed or replaced in your notebook? A test cell whose checks do not "
+    "run scores 0."
+)
+MISMATCH = (
+    "The checks of this test cell did not run as written (the grader expected {want}, it saw "
+    "{got}). Was `autograder.checks` or the test cell changed in your notebook?"
+)
+CLEAN_FAIL = "The grader re-ran this test in a clean Python process and it did not pass: {message}"
+BAD_RECORDS = (
+    "The grader could not read the records of this test cell ({why}): they were changed while "
+    "the notebook ran."
+)
+
+
+class _Unavailable(Exception):
+    """A placeholder for a student object was used while capturing a specification."""
+
+
+class Placeholder:
+    """Stands for an object of the student's notebook; any use stops the capture."""
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, attr: str) -> Any:
+        raise AttributeError(f"{self._name}.{attr} (a student object) is not available here")
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise _Unavailable(f"{self._name} (a student object) is not available here")
+
+    __call__ = __iter__ = __len__ = __getitem__ = __array__ = __bool__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
+    __truediv__ = __rtruediv__ = __lt__ = __le__ = __gt__ = __ge__ = __float__ = __int__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"<student object {self._name}>"
+
+
+def free_names(source: str) -> list[str]:
+    """Names the cell reads but never binds itself, and that are not builtins (sorted)."""
+    tree = ast.parse(source)
+    loaded, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return sorted(n for n in loaded - bound if not hasattr(builtins, n))
+
+
+def static_check_calls(source: str) -> list[str]:
+    """Names of the checks the source calls, as written: ``checks.X(...)``,
+    ``autograder.checks.X(...)`` or ``X(...)`` after ``from autograder.checks import X``."""
+    tree = ast.parse(source)
+    imported: dict[str, str] = {}
+    check_modules = {"checks"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "autograder.checks":
+            for alias in node.names:
+                imported[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module == "autograder":
+            for alias in node.names:
+                if alias.name == "checks":
+                    check_modules.add(alias.asname or "checks")
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            base = func.value
+            if isinstance(base, ast.Name) and base.id in check_modules:
+                calls.append(func.attr)
+            elif (
+                isinstance(base, ast.Attribute)
+                and base.attr == "checks"
+                and isinstance(base.value, ast.Name)
+                and base.value.id == "autograder"
+            ):
+                calls.append(func.attr)
+        elif isinstance(func, ast.Name) and func.id in imported:
+            calls.append(imported[func.id])
+    return calls
+
+
+@dataclass
+class Capture:
+    """The check calls of an official test source, with their specifications.
+
+    Attributes
+    ----------
+    calls : list of (str, dict)
+        ``(check name, specification)`` in call order.
+    complete : bool
+        The source ran to its end.
+    error : str or None
+        Why it stopped early.
+    """
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    complete: bool = False
+    error: str | None = None
+
+
+def capture_calls(source: str) -> Capture:
+    """Execute an official test source with recording-only checks (see the module docstring)."""
+    from autograder.checks import _core
+
+    importlib.import_module("autograder.checks")
+    capture = Capture()
+    original = _core.run_check
+
+    def recorder(name: str, derive: Any, spec: Mapping[str, Any] | None = None) -> None:
+        capture.calls.append((name, dict(spec or {})))
+
+    patched = []
+    for mod_name, module in list(sys.modules.items()):
+        if (
+            mod_name.startswith("autograder.checks")
+            and getattr(module, "run_check", None) is original
+        ):
+            module.run_check = recorder
+            patched.append(module)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    for name in free_names(source):
+        target = MODULE_ALIASES.get(name)
+        if target is not None:
+            try:
+                namespace[name] = importlib.import_module(target)
+                continue
+            except ImportError:
+                pass
+        namespace[name] = Placeholder(name)
+    try:
+        exec(compile(source, "<official test cell>", "exec"), namespace)
+        capture.complete = True
+    except Exception as exc:
+        capture.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        for module in patched:
+            module.run_check = original
+    return capture
+
+
+@dataclass
+class CellVerdict:
+    """The clean verdict on one test cell.
+
+    Attributes
+    ----------
+    passed : bool
+    message : str
+        For the student when it failed.
+    n_records : int
+        Records the kernel left for the cell.
+    n_expected : int or None
+        Check calls the official source makes (None when the capture stopped early).
+    spec_verified : bool
+        Every record was judged against a specification computed here.
+    applicable : bool
+        False when the official source calls no check (the kernel's verdict stands).
+    """
+
+    passed: bool
+    message: str = ""
+    n_records: int = 0
+    n_expected: int | None = None
+    spec_verified: bool = True
+    applicable: bool = True
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "message": self.message,
+            "n_records": self.n_records,
+            "n_expected": self.n_expected,
+            "spec_verified": self.spec_verified,
+            "applicable": self.applicable,
+            "detail": self.detail,
+        }
+
+
+def _describe(names: list[str]) -> str:
+    if not names:
+        return "no check"
+    return f"{len(names)} check call(s): {', '.join(names)}"
+
+
+def recheck_cell(source: str, records_dir: Path) -> CellVerdict:
+    """The clean verdict on one test cell, given its official source and its records' folder."""
+    from autograder import artefacts
+    from autograder.checks import _core
+
+    capture = capture_calls(source)
+    expected_names = [name for name, _ in capture.calls]
+    if not capture.calls and not static_check_calls(source):
+        return CellVerdict(True, applicable=False, n_expected=0)
+    try:
+        records = artefacts.load_records(records_dir) if Path(records_dir).is_dir() else []
+    except (ValueError, KeyError, OSError) as exc:
+        return CellVerdict(False, BAD_RECORDS.format(why=type(exc).__name__))
+    got_names = [r.check for r in records]
+    verdict = CellVerdict(
+        True,
+        n_records=len(records),
+        n_expected=len(capture.calls) if capture.complete else None,
+        spec_verified=capture.complete,
+        detail="" if capture.complete else f"capture stopped early: {capture.error}",
+    )
+    if not records:
+        verdict.passed, verdict.message = False, NO_RECORDS
+        return verdict
+    prefix_ok = got_names[: len(expected_names)] == expected_names
+    if not prefix_ok or (capture.complete and len(got_names) != len(expected_names)):
+        verdict.passed = False
+        verdict.message = MISMATCH.format(want=_describe(expected_names), got=_describe(got_names))
+        return verdict
+    for i, record in enumerate(records):
+        arguments = {k: v for k, v in record.arguments.items() if k not in record.spec_keys}
+        if i < len(capture.calls):
+            spec = capture.calls[i][1]
+            for key in spec:
+                arguments.pop(key, None)
+            arguments.update(spec)
+        else:
+            arguments.update(record.spec)
+        clean = _core.judge(record.check, arguments)
+        if not clean.passed:
+            verdict.passed = False
+            verdict.message = CLEAN_FAIL.format(message=clean.message)
+            return verdict
+    return verdict
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -I -m autograder.recheck JOB.json VERDICTS.json``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -I -m autograder.recheck JOB.json VERDICTS.json", file=sys.stderr)
+        return 2
+    job = json.loads(Path(args[0]).read_text())
+    results = {}
+    for cell in job["cells"]:
+        try:
+            results[cell["grade_id"]] = recheck_cell(
+                cell["source"], Path(cell["records"])
+            ).to_json()
+        except Exception:
+            traceback.print_exc()
+            return 1
+    Path(args[1]).write_text(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
