@@ -17,8 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hepml release
-	$(BIN)/hepml check
+	$(BIN)/hepml demo
 
 test: $(STAMP)
 	$(BIN)/ruff check helpers autograder tests bench

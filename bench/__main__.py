@@ -5,8 +5,10 @@ its figures (nested dicts of numbers and strings). This runner calls them one af
 process run, so a change's effect can be compared side by side, and writes everything to
 ``bench/results/<timestamp>.json`` (and ``latest.json``).
 
-Usage: ``python -m bench [TOPIC ...] [--out FILE]`` (topics are the ``<topic>`` parts of the file
-names; default: all).
+Usage: ``python -m bench [TOPIC ...] [--skip TOPIC] [--out FILE] [--compare OLD.json]`` (topics
+are the ``<topic>`` parts of the file names; default: all). ``--compare`` puts the figures of an
+earlier run (a JSON file this runner wrote) beside the new ones, with their ratio, so the effect
+of a change on speed reads off one table. ``--list`` prints the topics.
 """
 
 from __future__ import annotations
@@ -37,6 +39,45 @@ def _flatten(prefix: str, value, rows: list[tuple[str, str]]) -> None:
         rows.append((prefix, str(value)))
 
 
+def _figures(results: dict) -> dict[str, object]:
+    """Every figure of a results dict by its dotted name (``topic.figures.name``)."""
+    out: dict[str, object] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        else:
+            out[prefix] = value
+
+    for topic, value in results.items():
+        if topic != "machine":
+            walk(topic, value)
+    return out
+
+
+def compare_rows(new: dict, old: dict) -> list[tuple[str, str, str, str]]:
+    """``(figure, new, old, new/old)`` for every figure of ``new`` (numbers get a ratio)."""
+
+    def fmt(value) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    before = _figures(old)
+    rows = []
+    for key, value in _figures(new).items():
+        prev = before.get(key)
+        ratio = ""
+        numbers = all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in (value, prev)
+        )
+        if numbers and prev:
+            ratio = f"{value / prev:.3g}"
+        rows.append((key, fmt(value), fmt(prev), ratio))
+    return rows
+
+
 def run(selected: list[str] | None = None) -> dict:
     """Run the selected benchmarks (default all); return {topic: figures or error}."""
     results: dict = {
@@ -63,19 +104,37 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("topics", nargs="*", help=f"any of: {', '.join(topics())}")
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
+    parser.add_argument("--skip", action="append", default=[], metavar="TOPIC", help="leave out")
+    parser.add_argument(
+        "--compare", type=Path, default=None, metavar="OLD", help="an earlier results JSON"
+    )
+    parser.add_argument("--list", action="store_true", help="print the topics and stop")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.topics) - set(topics()))
+    if args.list:
+        print("\n".join(topics()))
+        return 0
+    unknown = sorted(set(args.topics + args.skip) - set(topics()))
     if unknown:
         parser.error(f"unknown topic(s) {', '.join(unknown)}; known: {', '.join(topics())}")
-    results = run(args.topics or None)
-    rows: list[tuple[str, str]] = []
-    for topic, value in results.items():
-        if topic != "machine":
-            _flatten(topic, value, rows)
-    width = max((len(k) for k, _ in rows), default=10)
+    if args.compare is not None and not args.compare.is_file():
+        parser.error(f"--compare: no file {args.compare}")
+    selected = [t for t in (args.topics or topics()) if t not in args.skip]
+    results = run(selected)
     print("\n=== summary ===")
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
+    if args.compare is not None:
+        table = compare_rows(results, json.loads(args.compare.read_text()))
+        header = ("figure", "now", f"before ({args.compare.name})", "now/before")
+        widths = [max(len(r[i]) for r in [header, *table]) for i in range(4)]
+        for row in [header, *table]:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    else:
+        rows: list[tuple[str, str]] = []
+        for topic, value in results.items():
+            if topic != "machine":
+                _flatten(topic, value, rows)
+        width = max((len(k) for k, _ in rows), default=10)
+        for key, value in rows:
+            print(f"{key:<{width}}  {value}")
     out = args.out or HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=2, default=str)
