@@ -101,14 +101,22 @@ def _solution(course: Path, steps: int) -> nbformat.NotebookNode:
 def _plain(paths: list[Path], threads: int) -> list[float]:
     from nbclient import NotebookClient
 
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
+    thread_vars = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    saved = {var: os.environ.get(var) for var in thread_vars}
+    os.environ.update({var: str(threads) for var in thread_vars})
     times = []
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        start = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3").execute(cwd=str(path.parent))
-        times.append(time.perf_counter() - start)
+    try:
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            start = time.perf_counter()
+            NotebookClient(nb, timeout=600, kernel_name="python3").execute(cwd=str(path.parent))
+            times.append(time.perf_counter() - start)
+    finally:  # grading sets the kernels' threads itself (the cores shared among the workers)
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
     return times
 
 

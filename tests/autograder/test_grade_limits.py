@@ -189,3 +189,15 @@ print(os.listdir({str(base / "clone")!r}))
         "False ['clone', 'shared']",
         "['autograder']",
     ]
+
+
+def test_kernel_threads_are_the_workers_share_of_the_cores_or_fewer(monkeypatch):
+    from autograder import sandbox_exec
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the grader's shell: never more than the share
+    assert sandbox_exec._environment(1)["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # fewer asked for: kept
+    assert sandbox_exec._environment(4)["OMP_NUM_THREADS"] == "1"
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    env = sandbox_exec._environment(3)
+    assert [env[v] for v in sandbox_exec.THREAD_VARS] == ["3"] * len(sandbox_exec.THREAD_VARS)
