@@ -33,11 +33,10 @@ from pathlib import Path
 
 from autograder import demo_class, manifest
 from autograder.demo_verdicts import DemoResult, compare, compare_challenge, read_grades
+from autograder.sandbox_exec import THREAD_VARS  # the kernels' thread variables
 
 #: The parts of the repository a scratch course is made of.
 COURSE_PARTS = ("course", "source", "release", "nbgrader_config.py")
-#: Thread variables of the kernels, set for the demo's grading when the caller has not set them.
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 #: Marks a folder written by the demo (it is emptied on the next run; no other folder is).
 MARKER = ".hepml-demo"
 DEFAULT_OUT = "demo-report"

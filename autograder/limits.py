@@ -10,7 +10,9 @@ Two layers enforce them.
   thread that watches the resident memory (RSS) of the kernel's process tree with psutil and kills
   that tree when it goes over the limit (leaving a note in a marker file that the executor reads,
   so the student sees why), kills everything at the hard wall-time limit, and stops a log that
-  grows past its cap (output written around nbgrader's capture).
+  grows past its cap (output written around nbgrader's capture). The log is written by a
+  :class:`LogPump` reading a FIFO, so it never holds more than the cap however fast the kernel
+  writes: a writer past the cap blocks on the full pipe until the watchdog kills it.
 
 Memory is watched rather than limited with ``RLIMIT_AS``: PyTorch and TensorFlow reserve far more
 virtual memory than they use, so an address-space limit breaks them long before the real
@@ -19,6 +21,7 @@ footprint matters.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -206,6 +209,71 @@ class RunReport:
     peak_kernel_rss_mb: float
 
 
+class LogPump(threading.Thread):
+    """Copy what a process writes into a FIFO to its log file, up to ``max_bytes``.
+
+    The process opens :attr:`fifo_path` (or the descriptor from :meth:`writer_fd`) as its stdout
+    and stderr. Once more than ``max_bytes`` arrive the pump stops reading and sets :attr:`full`;
+    the writer then blocks on the full pipe until :class:`Watchdog` stops the run, and the log
+    keeps exactly its first ``max_bytes``.
+
+    Raises
+    ------
+    OSError
+        When the folder cannot hold a FIFO; :func:`run_limited` then lets the process write the
+        log file directly and watches its size instead.
+    """
+
+    def __init__(self, log_path: Path, max_bytes: int) -> None:
+        super().__init__(daemon=True, name="hepml-log-pump")
+        self.log_path = Path(log_path)
+        self.fifo_path = self.log_path.with_name(self.log_path.name + ".fifo")
+        self.fifo_path.unlink(missing_ok=True)
+        os.mkfifo(self.fifo_path, 0o600)
+        self._read_fd = os.open(self.fifo_path, os.O_RDONLY | os.O_NONBLOCK)
+        os.set_blocking(self._read_fd, True)
+        # Held open until the process has exited, so the pump sees no end-of-file before the
+        # process has opened its end.
+        self._hold_fd: int | None = os.open(self.fifo_path, os.O_WRONLY)
+        self._out = open(self.log_path, "wb")  # closed by run()
+        self.max_bytes = max_bytes
+        self.written = 0
+        self.full = False
+
+    def writer_fd(self) -> int:
+        """A new write descriptor on the FIFO, for ``subprocess.Popen(stdout=...)``."""
+        return os.open(self.fifo_path, os.O_WRONLY)
+
+    def run(self) -> None:
+        failed = False  # a log that cannot be written (disk full) is drained, not a hung run
+        try:
+            while chunk := os.read(self._read_fd, 1 << 16):
+                room = self.max_bytes - self.written
+                if not failed:
+                    try:
+                        self._out.write(chunk[:room])
+                        self._out.flush()
+                    except OSError:
+                        failed = True
+                self.written += min(len(chunk), room)
+                if len(chunk) > room:
+                    self.full = True
+                    return
+        finally:
+            with contextlib.suppress(OSError):
+                self._out.close()
+
+    def finish(self, timeout_s: float = 5.0) -> None:
+        """After the process has exited: read what is left, close the FIFO and remove it."""
+        if self._hold_fd is not None:
+            os.close(self._hold_fd)
+            self._hold_fd = None
+        self.join(timeout_s)
+        if not self.is_alive():  # else a stray writer still holds the pipe: leave the fd be
+            os.close(self._read_fd)
+        self.fifo_path.unlink(missing_ok=True)
+
+
 class Watchdog(threading.Thread):
     """Watch a subprocess; enforce wall time, descendants' memory and log size.
 
@@ -220,6 +288,9 @@ class Watchdog(threading.Thread):
         Where a memory kill is explained, for the executor to report in the cell.
     interval_s : float
         Polling period.
+    pump : LogPump, optional
+        The pump that writes the log; its :attr:`LogPump.full` is watched instead of the file's
+        size.
     """
 
     def __init__(
@@ -230,6 +301,7 @@ class Watchdog(threading.Thread):
         marker_path: Path,
         *,
         interval_s: float = 0.1,
+        pump: LogPump | None = None,
     ) -> None:
         super().__init__(daemon=True, name=f"hepml-watchdog-{proc.pid}")
         self.proc = proc
@@ -237,6 +309,7 @@ class Watchdog(threading.Thread):
         self.log_path = Path(log_path)
         self.marker_path = Path(marker_path)
         self.interval_s = interval_s
+        self.pump = pump
         self.reason: str | None = None
         self.peak_rss_mb = 0.0
         self._stop_event = threading.Event()
@@ -254,6 +327,14 @@ class Watchdog(threading.Thread):
         except (ProcessLookupError, PermissionError):
             pass
         kill_processes(tree)
+
+    def _log_over_the_cap(self) -> bool:
+        if self.pump is not None:
+            return self.pump.full
+        try:
+            return self.log_path.stat().st_size > self.limits.max_log_bytes
+        except FileNotFoundError:
+            return False
 
     def run(self) -> None:
         start = time.monotonic()
@@ -283,11 +364,7 @@ class Watchdog(threading.Thread):
                     "and was stopped"
                 )
                 break
-            try:
-                size = self.log_path.stat().st_size
-            except FileNotFoundError:
-                size = 0
-            if size > self.limits.max_log_bytes:
+            if self._log_over_the_cap():
                 self._kill_all(
                     f"the run wrote more than {self.limits.max_log_bytes // 10**6} MB of log "
                     "output (outside the notebook cells) and was stopped"
@@ -324,22 +401,35 @@ def run_limited(
         Never raises for what the process does; the caller reads ``returncode`` and ``reason``.
     """
     start = time.monotonic()
-    with open(log_path, "wb") as log:
-        if starter is not None:
-            proc = starter(list(cmd), Path(cwd), dict(env), Path(log_path))
+    try:
+        pump: LogPump | None = LogPump(Path(log_path), limits.max_log_bytes)
+    except OSError:  # no FIFOs in this folder: the file is written directly, its size watched
+        pump = None
+    with contextlib.ExitStack() as stack:
+        if pump is None:
+            out: Any = stack.enter_context(open(log_path, "wb"))
         else:
+            pump.start()
+            stack.callback(pump.finish)
+        target = Path(log_path) if pump is None else pump.fifo_path
+        if starter is not None:
+            proc = starter(list(cmd), Path(cwd), dict(env), target)
+        else:
+            if pump is not None:
+                out = pump.writer_fd()
+                stack.callback(os.close, out)
             proc = subprocess.Popen(
                 list(cmd),
                 cwd=cwd,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         with _RUNNING_LOCK:
             _RUNNING.add(proc.pid)
-        dog = Watchdog(proc, limits, log_path, marker_path)
+        dog = Watchdog(proc, limits, log_path, marker_path, pump=pump)
         dog.start()
         try:
             proc.wait()
@@ -351,11 +441,12 @@ def run_limited(
             dog.join()
             with _RUNNING_LOCK:
                 _RUNNING.discard(proc.pid)
-    # Anything still in the session (the process group) goes too.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        # Anything still in the session (the process group) goes too, before the pump's last
+        # read: nothing may hold the pipe open then.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     return RunReport(
         returncode=proc.returncode,
         reason=dog.reason,

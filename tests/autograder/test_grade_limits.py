@@ -71,12 +71,39 @@ def test_hard_wall_time_kills_the_whole_tree(tmp_path: Path):
     assert report.wall_s < 20
 
 
-def test_log_flood_is_stopped(tmp_path: Path):
-    code = "import sys\nwhile True:\n    sys.stdout.write('y' * 100_000)\n"
+def _path_starter(cmd, cwd, env, log_path):
+    """Opens the log by its path in the child, as the warm start's forked nbgrader does."""
+    with open(log_path, "ab") as out:
+        return subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+@pytest.mark.parametrize("starter", [None, _path_starter], ids=["popen", "by-path"])
+def test_log_flood_is_stopped_at_the_cap(tmp_path: Path, starter):
+    code = "import os\nwhile True:\n    os.write(1, b'y' * 100_000)\n"
     lim = limits.Limits(notebook_timeout_s=60, max_log_bytes=2_000_000, memory_mb=None)
-    report, _ = _run(tmp_path, code, lim)
-    assert "MB of log output" in report.reason
-    assert (tmp_path / "log.txt").stat().st_size < 200_000_000
+    report = limits.run_limited(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        log_path=tmp_path / "log.txt",
+        marker_path=tmp_path / "killed.txt",
+        limits=lim,
+        starter=starter,
+    )
+    assert "MB of log output" in report.reason and report.returncode < 0
+    log = (tmp_path / "log.txt").read_bytes()
+    assert len(log) == 2_000_000 and set(log) == {ord("y")}  # the first 2 MB, nothing past them
+    assert report.wall_s < 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.txt"]  # the FIFO is removed
+
+
+def test_log_keeps_everything_under_the_cap(tmp_path: Path):
+    code = "import sys\nprint('to stdout', flush=True)\nprint('to stderr', file=sys.stderr)\n"
+    report, _ = _run(tmp_path, code, limits.Limits(notebook_timeout_s=60, memory_mb=None))
+    assert report.reason is None and report.returncode == 0
+    assert (tmp_path / "log.txt").read_text().splitlines() == ["to stdout", "to stderr"]
 
 
 def test_tail_reads_the_end_of_a_file(tmp_path: Path):
@@ -194,6 +221,8 @@ print(os.listdir({str(base / "clone")!r}))
 def test_kernel_threads_are_the_workers_share_of_the_cores_or_fewer(monkeypatch):
     from autograder import sandbox_exec
 
+    for var in sandbox_exec.THREAD_VARS:  # whatever the shell (or an earlier import) has set
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the grader's shell: never more than the share
     assert sandbox_exec._environment(1)["OMP_NUM_THREADS"] == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # fewer asked for: kept
