@@ -56,6 +56,18 @@ def _figures(results: dict) -> dict[str, object]:
     return out
 
 
+def jsonable(value):
+    """``value`` with every dict key a string (a tuple key becomes ``"a/b"``), for ``json``."""
+    if isinstance(value, dict):
+        return {
+            ("/".join(map(str, k)) if isinstance(k, tuple) else str(k)): jsonable(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def compare_rows(new: dict, old: dict) -> list[tuple[str, str, str, str]]:
     """``(figure, new, old, new/old)`` for every figure of ``new`` (numbers get a ratio)."""
 
@@ -120,9 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--compare: no file {args.compare}")
     selected = [t for t in (args.topics or topics()) if t not in args.skip]
     results = run(selected)
+    # The figures are saved before anything else can go wrong with them.
+    out = args.out or HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(jsonable(results), indent=2, default=str)
+    out.write_text(text)
+    (out.parent / "latest.json").write_text(text)
     print("\n=== summary ===")
     if args.compare is not None:
-        table = compare_rows(results, json.loads(args.compare.read_text()))
+        table = compare_rows(jsonable(results), json.loads(args.compare.read_text()))
         header = ("figure", "now", f"before ({args.compare.name})", "now/before")
         widths = [max(len(r[i]) for r in [header, *table]) for i in range(4)]
         for row in [header, *table]:
@@ -135,11 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         width = max((len(k) for k, _ in rows), default=10)
         for key, value in rows:
             print(f"{key:<{width}}  {value}")
-    out = args.out or HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(results, indent=2, default=str)
-    out.write_text(text)
-    (out.parent / "latest.json").write_text(text)
     print(f"\nwrote {out}")
     return (
         0
