@@ -411,8 +411,8 @@ def run_limited(
         else:
             pump.start()
             stack.callback(pump.finish)
-        target = Path(log_path) if pump is None else pump.fifo_path
         if starter is not None:
+            target = Path(log_path) if pump is None else pump.fifo_path
             proc = starter(list(cmd), Path(cwd), dict(env), target)
         else:
             if pump is not None:

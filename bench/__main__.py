@@ -131,16 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare is not None and not args.compare.is_file():
         parser.error(f"--compare: no file {args.compare}")
     selected = [t for t in (args.topics or topics()) if t not in args.skip]
-    results = run(selected)
+    results = jsonable(run(selected))  # one set of names for the JSON, the table and --compare
     # The figures are saved before anything else can go wrong with them.
     out = args.out or HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(jsonable(results), indent=2, default=str)
+    text = json.dumps(results, indent=2, default=str)
     out.write_text(text)
     (out.parent / "latest.json").write_text(text)
     print("\n=== summary ===")
     if args.compare is not None:
-        table = compare_rows(jsonable(results), json.loads(args.compare.read_text()))
+        table = compare_rows(results, json.loads(args.compare.read_text()))
         header = ("figure", "now", f"before ({args.compare.name})", "now/before")
         widths = [max(len(r[i]) for r in [header, *table]) for i in range(4)]
         for row in [header, *table]:

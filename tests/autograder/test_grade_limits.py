@@ -95,7 +95,6 @@ def test_log_flood_is_stopped_at_the_cap(tmp_path: Path, starter):
     assert "MB of log output" in report.reason and report.returncode < 0
     log = (tmp_path / "log.txt").read_bytes()
     assert len(log) == 2_000_000 and set(log) == {ord("y")}  # the first 2 MB, nothing past them
-    assert report.wall_s < 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.txt"]  # the FIFO is removed
 
 
