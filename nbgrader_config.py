@@ -5,6 +5,8 @@ Read by every nbgrader command run from this folder and by ``hepml`` (which runs
 
 import os
 
+from autograder.preprocessors import FEEDBACK, SANITIZE
+
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -39,19 +41,9 @@ c.Execute.startup_timeout = 120
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"
 # A deleted test cell is put back and scores 0 (not a "needs manual grade" hole).
-c.Autograde.sanitize_preprocessors = [
-    "nbgrader.preprocessors.ClearOutput",
-    "nbgrader.preprocessors.DeduplicateIds",
-    "nbgrader.preprocessors.OverwriteKernelspec",
-    "autograder.nbgrader_ext.RestoreDeletedTests",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
+c.Autograde.sanitize_preprocessors = list(SANITIZE)
 # Feedback shows neither hidden test source nor hidden thresholds.
-c.GenerateFeedback.preprocessors = [
-    "autograder.nbgrader_ext.RedactHiddenTests",
-    "nbgrader.preprocessors.GetGrades",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+c.GenerateFeedback.preprocessors = list(FEEDBACK)
 # Keep feedback and autograded notebooks small even if a submission prints gigabytes.
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100

@@ -1,27 +1,277 @@
-"""The ``hepml`` command line: a thin layer over functions of the course packages.
+"""The ``hepml`` command line: argparse only, a thin layer over ``main``-style functions.
 
-Each subcommand lives with the code it drives and adds itself through an ``add_parser(subparsers)``
-function; handlers return an exit code.
+Every handler imports the code it drives when it runs, so ``hepml --help`` imports no numpy,
+pandas, torch or TensorFlow. Handlers return an exit code. ``hepml data`` comes from
+:mod:`helpers.data.cli`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
-# Modules that contribute subcommands (in the order of ``hepml --help``).
-_SUBCOMMAND_MODULES = (
-    "autograder.cli_course",
-    "autograder.cli_grading",
-    "autograder.cli_leaderboard",
-    "autograder.cli_demo",
-    "helpers.data.cli",
-)
+DB_HELP = "gradebook URL, any database nbgrader supports (default: sqlite:///ROOT/gradebook.db)"
+
+
+# -- release and check ----------------------------------------------------------------------
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from autograder.course import nbgrader_cli
+    from autograder.release import generate
+
+    nbgrader_cli.ensure_on_path()
+    result = generate.release(args.assignments or None, root=args.root)
+    print(result.summary())
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from autograder.course import nbgrader_cli
+    from autograder.release import check
+
+    nbgrader_cli.ensure_on_path()
+    problems = check.check(args.assignments or None, root=args.root)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"hepml check: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("hepml check: release/ is up to date and leaks nothing")
+    return 0
+
+
+def _add_course_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("release", help="regenerate release/ from source/ through nbgrader")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.set_defaults(func=cmd_release)
+    p = sub.add_parser(
+        "check", help="fail on a stale release, leaked solutions/hidden tests, outputs in source"
+    )
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.set_defaults(func=cmd_check)
+
+
+# -- grade, feedback, export ----------------------------------------------------------------
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.grading import grade
+
+    result = grade.grade(
+        args.assignment,
+        args.submissions,
+        root=args.root,
+        workers=args.workers,
+        force=args.force,
+        scheduler=args.scheduler,
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.timeout,
+        memory_limit_mb=args.memory_mb,
+        progress=not args.no_progress,
+        db_url=args.db,
+        students=args.student or None,
+    )
+    print(result.summary())
+    return grade.exit_code(result)
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder import feedback
+
+    result = feedback.feedback(
+        args.assignment, root=args.root, db_url=args.db, student=args.student
+    )
+    print(f"{len(result.files)} feedback file(s) written under feedback/")
+    for leak in result.leaks:
+        print(f"withheld (secret found): {leak}", file=sys.stderr)
+    return 1 if result.leaks else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from autograder import export
+
+    path = export.export(
+        args.assignments or None, root=args.root, db_url=args.db, output=args.output
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def _add_grading_commands(sub: argparse._SubParsersAction) -> None:
+    db_help = DB_HELP
+    p = sub.add_parser(
+        "grade",
+        help="autograde a class: parallel, with limits, resumable, tamper-resistant",
+        description="Grade every submission of ASSIGNMENT (imported from SUBMISSIONS, a folder "
+        "or .zip of notebooks named by student, or found in submitted/).",
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("submissions", nargs="?", type=Path, default=None, metavar="SUBMISSIONS")
+    p.add_argument("--workers", type=int, default=None, help="submissions at once (default: cores)")
+    p.add_argument("--force", action="store_true", help="regrade unchanged graded submissions")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler address, or 'local' for a LocalCluster of worker processes",
+    )
+    p.add_argument("--db", default=None, metavar="URL", help=db_help)
+    p.add_argument("--cell-timeout", type=float, default=None, metavar="S", help="seconds per cell")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds per notebook (default: 3 x the manifest's time budget + 60)",
+    )
+    p.add_argument(
+        "--memory-mb", type=float, default=None, metavar="M", help="MiB per kernel (0: no limit)"
+    )
+    p.add_argument("--student", action="append", metavar="ID", help="only this student (repeat)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("feedback", help="feedback HTML without hidden tests or hidden values")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--db", default=None, metavar="URL", help=db_help)
+    p.add_argument("--student", default=None, metavar="ID", help="only this student")
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("export", help="write grades.csv from the gradebook")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--db", default=None, metavar="URL", help=db_help)
+    p.add_argument("--output", type=Path, default=None, help="the CSV file to write")
+    p.set_defaults(func=cmd_export)
+
+
+# -- leaderboard ----------------------------------------------------------------------------
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """Rank the challenge files, print the table; 2 when the inputs are missing or unreadable."""
+    from autograder.leaderboard import board
+
+    try:
+        result = board.leaderboard(
+            args.assignment,
+            root=args.root,
+            predictions_dir=args.predictions,
+            labels=args.labels,
+            out_dir=args.out,
+        )
+    except (FileNotFoundError, KeyError, LookupError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"hepml leaderboard: {message}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0
+
+
+def _add_leaderboard_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "leaderboard",
+        help="rank challenge prediction files on the hidden labels (AUC, 1/eps_B at 30%%)",
+        description=(
+            "Rank <group>__<model>.npy prediction files on the hidden challenge labels by AUC "
+            "and background rejection at 30%% signal efficiency; write leaderboard.csv, "
+            ".html and .png. Invalid files are reported with the reason and not ranked."
+        ),
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument(
+        "--predictions",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of .npy files (default: submitted/*/ASSIGNMENT/submission_predictions/)",
+    )
+    p.add_argument(
+        "--labels",
+        default=None,
+        metavar="FILE",
+        help="hidden labels: .npy, .npz, .csv or pandas .h5 of is_signal_new in challenge-file "
+        "order, or 'twin[:SEED]' to regenerate the synthetic twin's (required)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: leaderboard/ASSIGNMENT/ under the course root)",
+    )
+    p.set_defaults(func=cmd_leaderboard)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from autograder.demo import run as demo
+    from autograder.demo import verdicts as demo_verdicts
+    from autograder.demo.plan import DemoConfigError
+
+    try:
+        result = demo.demo(
+            args.root,
+            out=args.out,
+            quick=args.quick,
+            workers=args.workers,
+            assignments=args.assignment or None,
+            config=args.config,
+            progress=not args.no_progress,
+        )
+    except (DemoConfigError, FileExistsError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"hepml demo: {message}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    return demo_verdicts.exit_code(result)
+
+
+def _add_demo_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="a whole course cycle offline: release, a demo class, grading, feedback, report",
+        description="Release and check the course, build a demo class of submissions (correct, "
+        "untouched, partial, typical mistakes, hanging, kernel-killing, tampering; "
+        "course/demo.toml), grade it in parallel, make feedback and the challenge leaderboard, "
+        "and write a report folder with one summary page. Exits 1 when any submission got "
+        "another grade than it deserves.",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller class: the whole 00_setup class, correct and untouched of the others",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="report folder (default: ROOT/demo-report; emptied first)",
+    )
+    p.add_argument("--workers", type=int, default=None, help="submissions at once (default: cores)")
+    p.add_argument(
+        "--assignment", action="append", metavar="ID", help="only this assignment (repeat)"
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the demo class (default: ROOT/course/demo.toml)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)
+
+
+# -- the parser -----------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``hepml`` argument parser (subcommands in the order of ``hepml --help``)."""
     parser = argparse.ArgumentParser(
         prog="hepml",
         description="Machine learning in particle physics: release, check and grade the course.",
@@ -33,14 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="course root (default: the folder holding course/manifest.toml above the cwd)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # that part of the course is not installed yet
-                continue
-            raise
-        module.add_parser(sub)
+    _add_course_commands(sub)
+    _add_grading_commands(sub)
+    _add_leaderboard_command(sub)
+    _add_demo_command(sub)
+    from helpers.data import cli as data_cli
+
+    data_cli.add_parser(sub)
     return parser
 
 

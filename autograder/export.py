@@ -13,7 +13,9 @@ import csv
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from autograder import grade_state, gradebook_io, manifest
+from autograder.course import manifest
+from autograder.grading import gradebook as gradebook_io
+from autograder.grading import state as grade_state
 
 FAILURE_COLUMNS = ("student", "assignment", "path", "reason")
 

@@ -1,14 +1,14 @@
 """``hepml feedback``: feedback HTML for the students, without hidden tests or hidden values.
 
 nbgrader's ``generate_feedback`` runs with the course's chain (``nbgrader_config.py``:
-:class:`autograder.nbgrader_ext.RedactHiddenTests` removes hidden-test regions and shortens
+:class:`autograder.preprocessors.redact_hidden_tests.RedactHiddenTests` removes hidden-test regions and shortens
 test-cell tracebacks to their last line; here applied to test cells only, see
 :class:`RedactHiddenTestsInTestCells`) plus :class:`HideHiddenTestOutputs` first, which drops
 the printed and displayed outputs of test cells that hold hidden tests (a student's function that
 prints its arguments would otherwise show the hidden inputs); error messages stay.
 
 Every file is then searched for the secrets of the source notebook (hidden-test lines and hidden
-numbers, :func:`autograder.course_check.collect_secrets`) in its visible text, leaving out what the
+numbers, :func:`autograder.release.check.collect_secrets`) in its visible text, leaving out what the
 student's own submission already holds. A file that holds one is moved to ``.hepml/grading/<assignment>/feedback-quarantine/`` and reported, never handed
 out.
 """
@@ -22,52 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbconvert.exporters.exporter import ResourcesDict
-from nbformat.notebooknode import NotebookNode
-from nbgrader import utils
-from nbgrader.preprocessors import NbGraderPreprocessor
 
-from autograder import course_check, grade_state, gradebook_io, manifest, nbgrader_run
-from autograder.nbgrader_ext import RedactHiddenTests
+from autograder.course import manifest
+from autograder.course import nbgrader_cli as nbgrader_run
+from autograder.grading import gradebook as gradebook_io
+from autograder.grading import state as grade_state
+from autograder.preprocessors import FEEDBACK
+from autograder.release import check as course_check
 
-HIDDEN_OUTPUT_NOTE = "[the output of the hidden tests is not shown]\n"
 _NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d{3,})(?![\w.])")
 _BLOCKS = re.compile(r"<(style|script)\b.*?</\1\s*>", re.S | re.I)
 _TAGS = re.compile(r"<[^>]+>")
-
-
-class HideHiddenTestOutputs(NbGraderPreprocessor):
-    """Keep only the error outputs of test cells that hold hidden tests."""
-
-    def preprocess_cell(
-        self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
-    ) -> tuple[NotebookNode, ResourcesDict]:
-        if (
-            cell.cell_type == "code"
-            and utils.is_grade(cell)
-            and course_check.BEGIN_HIDDEN in cell.source
-        ):
-            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            if len(errors) != len(cell.get("outputs", [])):
-                note = NotebookNode(output_type="stream", name="stdout", text=HIDDEN_OUTPUT_NOTE)
-                cell.outputs = [note, *errors]
-        return cell, resources
-
-
-class RedactHiddenTestsInTestCells(RedactHiddenTests):
-    """The course's :class:`~autograder.nbgrader_ext.RedactHiddenTests`, on test cells only.
-
-    Hidden tests exist only in (locked, official) test cells. A student's own cell that happens
-    to contain the delimiter text (``### BEGIN HIDDEN TESTS`` in a string or a comment) must not
-    make nbgrader's region parser fail the whole feedback of that student.
-    """
-
-    def preprocess_cell(
-        self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
-    ) -> tuple[NotebookNode, ResourcesDict]:
-        if not utils.is_grade(cell) or utils.is_solution(cell):
-            return cell, resources
-        return super().preprocess_cell(cell, resources, cell_index)
 
 
 @dataclass
@@ -99,7 +64,7 @@ def find_secrets(text: str, secrets: course_check.Secrets, known: str = "") -> l
     text : str
         What the student would read.
     secrets : Secrets
-        From :func:`autograder.course_check.collect_secrets`.
+        From :func:`autograder.release.check.collect_secrets`.
     known : str
         What the student wrote themselves (their submission): a number or line that is there
         already is no leak (``range(200)`` in their code is not the hidden test's ``size=200``).
@@ -158,12 +123,7 @@ def feedback(
     a = course.assignment(assignment)
     db = db_url or gradebook_io.default_db_url(course.root)
     work = grade_state.folder(course.root, assignment)
-    chain = [
-        "autograder.feedback.HideHiddenTestOutputs",
-        "autograder.feedback.RedactHiddenTestsInTestCells",
-        "nbgrader.preprocessors.GetGrades",
-        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-    ]
+    chain = list(FEEDBACK)
     # Command-line values win over the course's nbgrader_config.py (read last by nbgrader).
     args = [
         "generate_feedback",

@@ -4,7 +4,7 @@ For N copies of a submission it measures, in the same run and on the same machin
 
 * **plain**: ``nbclient`` executes each notebook once, one after the other (a kernel per
   notebook, as a student's "Restart & Run All");
-* **grade, 1 worker** and **grade, 2 workers**: :func:`autograder.grade.grade` with ``force=True``
+* **grade, 1 worker** and **grade, 2 workers**: :func:`autograder.grading.grade.grade` with ``force=True``
   on a scratch copy of the course (collect, gradebook, sandboxed kernel, limits, clean re-check,
   recording, CSV export: the whole command).
 
@@ -121,7 +121,7 @@ def _plain(paths: list[Path], threads: int) -> list[float]:
 
 
 def _grade(course: Path, folder: Path, workers: int) -> tuple[float, list[float], bool]:
-    from autograder import grade
+    from autograder.grading import grade
 
     start = time.perf_counter()
     result = grade.grade(

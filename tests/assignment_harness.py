@@ -36,7 +36,7 @@ def autograded_points(source_nb: Path) -> dict[str, float]:
 
 def grade_class(assignment: str, folder: Path, course: Path, *, notebook_timeout: float = 900):
     """One ``hepml grade`` run over the class in ``folder`` with 2 workers and 3 GiB per kernel."""
-    from autograder import grade
+    from autograder.grading import grade
 
     return grade.grade(
         assignment,

@@ -13,7 +13,7 @@ whose message is one or two sentences for the student: what is wrong, the value 
 expected, where to look. A hidden check (``hidden=True``) never shows its threshold or its data.
 
 While the grader runs a submission, every call is recorded for a replay in a clean process: see
-:mod:`autograder.artefacts` for the protocol and the threat model.
+:mod:`autograder.checks.records` for the protocol and the threat model.
 
 This package imports neither torch nor TensorFlow: checks that run a model use the framework the
 student's kernel already imported. scikit-learn and pandas are imported on first use.

@@ -1,11 +1,11 @@
 """The machinery every check shares: the failure type, the judge registry, recording, messages.
 
-A public check is written in two halves (see :mod:`autograder.artefacts` for why):
+A public check is written in two halves (see :mod:`autograder.checks.records` for why):
 
 * the public function runs in the student's kernel, reduces the student's objects to plain data
   (``derive``) and calls :func:`run_check`;
 * a judge, registered under the check's name with :func:`register`, is a pure function of that
-  plain data returning a :class:`~autograder.artefacts.Verdict`.
+  plain data returning a :class:`~autograder.checks.records.Verdict`.
 
 :func:`run_check` records the plain data when ``HEPML_ARTEFACT_DIR`` is set, judges, writes the
 verdict into the record and raises :class:`CheckFailed` with the student message on failure.
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from autograder import artefacts
-from autograder.artefacts import Verdict
+from autograder.checks import records as artefacts
+from autograder.checks.records import Verdict
 
 __all__ = [
     "CheckFailed",

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from autograder.artefacts import Pickled
 from autograder.checks import _metrics
 from autograder.checks._convert import to_numpy
 from autograder.checks._core import Verdict, fail, fmt, passed, pct, register, run_check
 from autograder.checks.models import error_text, model_scores
+from autograder.checks.records import Pickled
 
 __all__ = ["auc_at_least", "auc_on_unseen", "rejection_at_least", "significance_at_least"]
 

@@ -140,7 +140,7 @@ def test_typical_mistakes_lose_exactly_their_points(graded):
 @pytest.mark.notebook
 @pytest.mark.keras
 def test_leaderboard_ranks_the_class_and_reports_the_malformed_file(graded, tmp_path):
-    from autograder import leaderboard
+    from autograder.leaderboard import board as leaderboard
     from helpers import metrics
     from helpers.data import synthetic
 

@@ -1,4 +1,4 @@
-"""autograder.artefacts: check calls are recorded before judging and replay in a clean process."""
+"""autograder.checks.records: check calls are recorded before judging and replay in a clean process."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from autograder import artefacts, checks
-from autograder.artefacts import Pickled, PickledRef, Verdict
+from autograder import checks
 from autograder.checks import CheckFailed, _core
+from autograder.checks import records as artefacts
+from autograder.checks.records import Pickled, PickledRef, Verdict
+from autograder.grading.replay import replay_record
 
 REPO = Path(__file__).resolve().parents[2]
 
 REPLAY_SCRIPT = """
 import json, sys
-from autograder.artefacts import load_records, replay
+from autograder.checks.records import load_records
+from autograder.grading.replay import replay_record as replay
 out = []
 for rec in load_records(sys.argv[1]):
     v = replay(rec)
@@ -176,7 +179,7 @@ def test_patched_judge_and_patched_helper(artefact_dir, scored, monkeypatch):
     records = artefacts.load_records(artefact_dir)
     assert [r.verdict.passed for r in records] == [True, True], "the kernel's verdicts were faked"
     # the patches are gone, as in the grader's clean process (a subprocess replay is tested above)
-    assert [artefacts.replay(r).passed for r in records] == [False, False]
+    assert [replay_record(r).passed for r in records] == [False, False]
 
 
 def test_replaced_check_leaves_no_record(artefact_dir, scored, monkeypatch):
@@ -194,16 +197,16 @@ def test_record_is_written_before_judging(artefact_dir, scored, monkeypatch):
         checks.auc_at_least(*scored, 0.95)
     (rec,) = artefacts.load_records(artefact_dir)
     assert rec.verdict is None and rec.check == "auc_at_least"
-    assert not artefacts.replay(rec).passed
+    assert not replay_record(rec).passed
 
 
 def test_lowered_threshold_is_overridden(artefact_dir, scored):
     y, s = scored
     checks.auc_at_least(y, s, 0.5)  # a kernel that rewrote the test cell's threshold
     (rec,) = artefacts.load_records(artefact_dir)
-    assert artefacts.replay(rec).passed
+    assert replay_record(rec).passed
     assert rec.spec_keys == ("threshold", "hidden", "what")
-    verdict = artefacts.replay(rec, overrides={"threshold": 0.95, "hidden": True})
+    verdict = replay_record(rec, overrides={"threshold": 0.95, "hidden": True})
     assert verdict == Verdict(
         False, "Your model's AUC on unseen events is below what this part requires."
     )
@@ -213,10 +216,10 @@ def test_unknown_check_and_bad_arguments_fail_on_replay(tmp_path):
     artefacts.record("no_such_check", {"x": 1}, folder=tmp_path)
     artefacts.record("auc_at_least", {"unexpected": 1}, folder=tmp_path)
     first, second = artefacts.load_records(tmp_path)
-    assert artefacts.replay(first) == Verdict(
+    assert replay_record(first) == Verdict(
         False, "Unknown check 'no_such_check': this record cannot be judged."
     )
-    assert artefacts.replay(second).message.startswith("This check could not judge the answer")
+    assert replay_record(second).message.startswith("This check could not judge the answer")
 
 
 def test_records_cannot_point_outside_their_folder(tmp_path):
@@ -242,7 +245,7 @@ def test_pickled_arguments_are_loaded_only_on_request(tmp_path):
         checks.auc_on_unseen(model, X, y, 0.9, record_model=True)
     (rec,) = artefacts.load_records(tmp_path)
     assert isinstance(rec.arguments["model"], PickledRef)
-    assert artefacts.replay(rec).passed, "no judge reads the pickle"
+    assert replay_record(rec).passed, "no judge reads the pickle"
     (loaded,) = artefacts.load_records(tmp_path, allow_pickle=True)
     np.testing.assert_allclose(loaded.arguments["model"].coef_, model.coef_)
 

@@ -24,8 +24,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import demo, demo_class, demo_verdicts, manifest
-from autograder.demo_class import DemoConfigError, Edit
+from autograder.course import manifest
+from autograder.demo import plan as demo_class
+from autograder.demo import run as demo
+from autograder.demo import verdicts as demo_verdicts
+from autograder.demo.plan import DemoConfigError, Edit
 
 A = "00_setup"
 CHALLENGE = """

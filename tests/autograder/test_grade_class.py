@@ -40,7 +40,11 @@ import nbformat
 import pytest
 from course_fixtures import scratch_course, student_solution
 
-from autograder import course_check, feedback, grade, kernel_sandbox, recheck
+from autograder import feedback
+from autograder.grading import grade
+from autograder.grading import replay as recheck
+from autograder.grading import sandbox as kernel_sandbox
+from autograder.release import check as course_check
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebook]
 

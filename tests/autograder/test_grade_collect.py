@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import collect
+from autograder.grading import collect
 
 A = "00_setup"
 NB = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from course_fixtures import scratch_course, student_solution
 
-from autograder import grade
+from autograder.grading import grade
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebook]
 

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.grading_preprocessors import GuardedExecute
+from autograder.preprocessors.guarded_execute import GuardedExecute
 
 pytestmark = [pytest.mark.notebook]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import kernel_sandbox, limits
+from autograder.grading import limits
+from autograder.grading import sandbox as kernel_sandbox
 
 
 def test_resolve_defaults_from_the_time_budget():
@@ -218,7 +219,7 @@ print(os.listdir({str(base / "clone")!r}))
 
 
 def test_kernel_threads_are_the_workers_share_of_the_cores_or_fewer(monkeypatch):
-    from autograder import sandbox_exec
+    from autograder.grading import worker as sandbox_exec
 
     for var in sandbox_exec.THREAD_VARS:  # whatever the shell (or an earlier import) has set
         monkeypatch.delenv(var, raising=False)

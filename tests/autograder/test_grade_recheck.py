@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import artefacts, checks, recheck
+from autograder import checks
+from autograder.checks import records as artefacts
+from autograder.grading import replay as recheck
 
 VISIBLE = "from autograder import checks\nchecks.values_close(x, 1.0, what='x')\n"
 
@@ -114,7 +116,7 @@ def test_main_in_an_isolated_interpreter(records: Path, tmp_path: Path):
         json.dumps({"cells": [{"grade_id": "t", "source": VISIBLE, "records": str(records)}]})
     )
     proc = subprocess.run(
-        [sys.executable, "-I", "-m", "autograder.recheck", str(job), str(out)],
+        [sys.executable, "-I", "-m", "autograder.grading.replay", str(job), str(out)],
         capture_output=True,
         text=True,
         check=False,

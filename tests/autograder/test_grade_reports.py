@@ -6,7 +6,13 @@ import csv
 
 from nbformat.v4 import new_code_cell, new_output
 
-from autograder import cli, course_check, export, feedback
+from autograder import cli, export, feedback
+from autograder.preprocessors.hide_hidden_test_outputs import (
+    HIDDEN_OUTPUT_NOTE,
+    HideHiddenTestOutputs,
+)
+from autograder.preprocessors.redact_hidden_tests import RedactHiddenTests
+from autograder.release import check as course_check
 
 
 def _grade_cell(source: str, outputs: list) -> object:
@@ -22,18 +28,18 @@ def test_hidden_test_cells_lose_printed_outputs_but_keep_errors():
     printed = new_output("stream", name="stdout", text="called with [574.58, 270.47]\n")
     error = new_output("error", ename="CheckFailed", evalue="wrong for 1 of 1 hidden inputs")
     cell = _grade_cell(HIDDEN, [printed, error])
-    out, _ = feedback.HideHiddenTestOutputs().preprocess_cell(cell, {}, 0)
+    out, _ = HideHiddenTestOutputs().preprocess_cell(cell, {}, 0)
     texts = [o.get("text", "") for o in out.outputs]
-    assert texts[0] == feedback.HIDDEN_OUTPUT_NOTE and "574" not in "".join(texts)
+    assert texts[0] == HIDDEN_OUTPUT_NOTE and "574" not in "".join(texts)
     assert out.outputs[1].ename == "CheckFailed"
     visible = _grade_cell("check(x)\n", [printed])
-    assert feedback.HideHiddenTestOutputs().preprocess_cell(visible, {}, 0)[0].outputs == [printed]
+    assert HideHiddenTestOutputs().preprocess_cell(visible, {}, 0)[0].outputs == [printed]
 
 
 def test_redaction_ignores_the_delimiter_in_a_students_cell():
     student = new_code_cell('print("### BEGIN HIDDEN TESTS" in text)')
     student.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": "answer"}
-    redact = feedback.RedactHiddenTestsInTestCells()
+    redact = RedactHiddenTests()
     assert redact.preprocess_cell(student, {}, 0)[0].source == student.source
     cell, _ = redact.preprocess_cell(_grade_cell(HIDDEN, []), {}, 1)
     assert "secret_input" not in cell.source and "check(x)" in cell.source

@@ -1,4 +1,4 @@
-"""Tests of ``autograder.leaderboard`` and ``hepml leaderboard`` on a class of challenge files."""
+"""Tests of ``autograder.leaderboard.board`` and ``hepml leaderboard`` on a class of challenge files."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from autograder import cli
-from autograder import leaderboard as lb
+from autograder.leaderboard import board as lb
 
 N_JETS = 2000
 ASSIGNMENT = "04_top_tagging"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import manifest
+from autograder.course import manifest
 
 
 def test_manifest_lists_existing_assignments(repo_root):

@@ -1,17 +1,17 @@
-"""``python -m autograder.nbgrader_main``: nbgrader itself, minus an import it never uses."""
+"""``python -m autograder.course.nbgrader_main``: nbgrader itself, minus an import it never uses."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from autograder import nbgrader_run
+from autograder.course import nbgrader_cli as nbgrader_run
 
 
 def test_runs_nbgrader_without_the_iri_grammar_and_still_validates_notebooks():
     probe = (
         "import sys\n"
-        "from autograder.nbgrader_main import block_unused_imports\n"
+        "from autograder.course.nbgrader_main import block_unused_imports\n"
         "block_unused_imports()\n"
         "import nbformat, nbgrader.apps.nbgraderapp\n"
         "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"

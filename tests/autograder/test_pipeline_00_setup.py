@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.notebook]
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     """Run nbgrader as an instructor would from the course folder, with a PATH that lacks the venv:
     the gradebook creation still finds alembic because hepml's runner puts it first."""
-    from autograder import nbgrader_run
+    from autograder.course import nbgrader_cli as nbgrader_run
 
     env = nbgrader_run.environment()
     proc = subprocess.run(
@@ -105,7 +105,7 @@ def test_deleted_test_scores_zero_and_edited_test_is_restored(graded):
 def test_feedback_has_no_hidden_tests(graded):
     import re
 
-    from autograder.course_check import _NUMBER, collect_secrets
+    from autograder.release.check import _NUMBER, collect_secrets
 
     nbgrader(graded, "generate_feedback", "00_setup")
     secrets = collect_secrets([graded / "source" / "00_setup" / "00_setup.ipynb"])

@@ -12,7 +12,8 @@ import nbformat
 import pytest
 from course_fixtures import scratch_course
 
-from autograder import course_check, release
+from autograder.release import check as course_check
+from autograder.release import generate as release
 
 pytestmark = pytest.mark.slow
 

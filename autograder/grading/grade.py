@@ -2,16 +2,16 @@
 
 :func:`grade` is the whole command:
 
-1. **collect** the submissions (:mod:`autograder.collect`): import a folder or zip into
+1. **collect** the submissions (:mod:`autograder.grading.collect`): import a folder or zip into
    ``submitted/``, report what cannot be matched;
-2. **prepare** the gradebook (:mod:`autograder.gradebook_io`): ``generate_assignment`` puts the
+2. **prepare** the gradebook (:mod:`autograder.grading.gradebook`): ``generate_assignment`` puts the
    official cells into the course gradebook and into a template for the workers; students are
    added;
 3. **skip** the submissions already graded with the same file and source digests (the resume
-   state, :mod:`autograder.grade_state`), unless ``force``;
-4. **grade** the rest in parallel (:mod:`autograder.dispatch`): each job runs nbgrader autograde
+   state, :mod:`autograder.grading.state`), unless ``force``;
+4. **grade** the rest in parallel (:mod:`autograder.grading.dispatch`): each job runs nbgrader autograde
    in a private scratch course with its own gradebook copy, a sandboxed kernel, limits and a clean
-   re-check of every test cell (:mod:`autograder.sandbox_exec`);
+   re-check of every test cell (:mod:`autograder.grading.worker`);
 5. **record** the executed notebooks in the course gradebook, in batches, by one nbgrader pass
    each that executes nothing: the main process is the only writer;
 6. **report**: ``grades.csv`` and ``failures.csv`` under ``.hepml/grading/<assignment>/``, a
@@ -34,18 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder import (
-    collect,
-    dispatch,
-    export,
-    grade_state,
-    gradebook_io,
-    limits,
-    manifest,
-    nbgrader_run,
-)
-from autograder.collect import Unmatched
-from autograder.sandbox_exec import Job, Outcome, digest, files_of
+from autograder import export
+from autograder.course import manifest
+from autograder.course import nbgrader_cli as nbgrader_run
+from autograder.grading import collect, dispatch, limits
+from autograder.grading import gradebook as gradebook_io
+from autograder.grading import state as grade_state
+from autograder.grading.collect import Unmatched
+from autograder.grading.worker import Job, Outcome, digest, files_of
 
 #: Executed notebooks are written to the gradebook in batches of this many (and at the end).
 RECORD_BATCH = 25

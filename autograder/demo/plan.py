@@ -42,7 +42,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from autograder.manifest import Course
+from autograder.course.manifest import Course
 
 CONFIG_PATH = Path("course") / "demo.toml"
 BUILTIN = ("correct", "untouched")
@@ -211,7 +211,7 @@ class AssignmentPlan:
     manual_points : float
         Points of the cells graded by hand (written answers).
     limits : dict
-        Keyword arguments for :func:`autograder.grade.grade` (``cell_timeout``, ...).
+        Keyword arguments for :func:`autograder.grading.grade.grade` (``cell_timeout``, ...).
     submissions : tuple of DemoSubmission
     challenge : Challenge or None
     time_budget_s : float

@@ -2,7 +2,7 @@
 
 Two layers enforce them.
 
-* Inside nbgrader, :class:`autograder.grading_preprocessors.GuardedExecute` gives each cell the
+* Inside nbgrader, :class:`autograder.preprocessors.guarded_execute.GuardedExecute` gives each cell the
   smaller of the per-cell timeout and the time left to the notebook, caps the output a cell may
   collect, and turns a dead or stuck kernel into error outputs, so that the cells that ran keep
   their scores and the rest score 0.
@@ -393,7 +393,7 @@ def run_limited(
     starter : callable, optional
         ``starter(cmd, cwd, env, log_path)`` returning a ``Popen``-like object (``pid``, ``poll``,
         ``wait``, ``returncode``) whose process starts its own session and writes to
-        ``log_path``, e.g. :func:`autograder.warm_start.launcher`; default ``subprocess.Popen``.
+        ``log_path``, e.g. :func:`autograder.grading.warm_start.launcher`; default ``subprocess.Popen``.
 
     Returns
     -------

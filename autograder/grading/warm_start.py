@@ -33,8 +33,8 @@ PRELOAD = [
     "nbclient",
     "jupyter_client",
     "sqlalchemy",
-    "autograder.grading_preprocessors",
-    "autograder.nbgrader_ext",
+    "autograder.preprocessors.guarded_execute",
+    "autograder.preprocessors.redact_hidden_tests",
 ]
 WARM_ENV = "HEPML_WARM_START"
 
@@ -92,7 +92,7 @@ def _child(args: list[str], cwd: str, env: dict[str, str], log_path: str) -> Non
     os.environ.clear()
     os.environ.update(env)
     sys.argv = ["nbgrader", *args]
-    from autograder.nbgrader_main import block_unused_imports
+    from autograder.course.nbgrader_main import block_unused_imports
 
     block_unused_imports()
     from nbgrader.apps.nbgraderapp import main
@@ -129,7 +129,7 @@ class ForkedNbgrader:
 
 
 def launcher() -> Callable[..., ForkedNbgrader] | None:
-    """A starter for :func:`autograder.limits.run_limited`, or None when not :func:`available`.
+    """A starter for :func:`autograder.grading.limits.run_limited`, or None when not :func:`available`.
 
     The starter takes ``([python, "-m", "nbgrader", *args], cwd, env, log_path)``.
     """
@@ -137,7 +137,7 @@ def launcher() -> Callable[..., ForkedNbgrader] | None:
         return None
 
     def start(cmd: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path):
-        if list(cmd[1:3]) not in (["-m", "nbgrader"], ["-m", "autograder.nbgrader_main"]):
+        if list(cmd[1:3]) not in (["-m", "nbgrader"], ["-m", "autograder.course.nbgrader_main"]):
             raise ValueError("the warm start only runs `python -m nbgrader ...`")
         return ForkedNbgrader(cmd[3:], cwd, env, log_path)
 

@@ -1,7 +1,7 @@
 """Running grading jobs in parallel: threads on this machine, or a Dask cluster.
 
 Locally, ``workers`` threads of a :class:`concurrent.futures.ThreadPoolExecutor` each supervise
-one grading subprocess at a time (:func:`autograder.sandbox_exec.grade_submission`): the work
+one grading subprocess at a time (:func:`autograder.grading.worker.grade_submission`): the work
 happens in the subprocesses, the threads only wait, so threads are enough and nothing has to be
 pickled.
 
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 
-from autograder import limits
-from autograder.sandbox_exec import Job, Outcome, grade_submission
+from autograder.grading import limits
+from autograder.grading.worker import Job, Outcome, grade_submission
 
 
 def default_workers() -> int:

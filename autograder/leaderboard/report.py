@@ -1,6 +1,6 @@
 """The reports of ``hepml leaderboard``: the text table, the plot, the CSV and HTML files.
 
-Calculation is in :mod:`autograder.leaderboard_ranking`; these functions only present ranked
+Calculation is in :mod:`autograder.leaderboard.ranking`; these functions only present ranked
 entries. The plotting functions take ``ax=None`` and return the Axes; :func:`figure_png` draws
 on a pyplot-free Figure.
 """
@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from autograder.leaderboard_ranking import MAX_MODELS_PER_GROUP, SIGNAL_EFFICIENCY, Entry, Rejected
+from autograder.leaderboard.ranking import MAX_MODELS_PER_GROUP, SIGNAL_EFFICIENCY, Entry, Rejected
 
 if TYPE_CHECKING:
-    from autograder.leaderboard import LeaderboardResult
+    from autograder.leaderboard.board import LeaderboardResult
 
 __all__ = [
     "figure_png",

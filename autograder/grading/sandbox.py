@@ -2,8 +2,8 @@
 
 When unprivileged user namespaces work (``unshare -r``), the kernel of a submission starts as
 
-``unshare -rm -- python -m autograder.kernel_sandbox hide PATH... -- unshare -rmnpf --mount-proc
---kill-child -- python -m autograder.kernel_sandbox init -- python -m ipykernel_launcher -f CONN``
+``unshare -rm -- python -m autograder.grading.sandbox hide PATH... -- unshare -rmnpf --mount-proc
+--kill-child -- python -m autograder.grading.sandbox init -- python -m ipykernel_launcher -f CONN``
 
 1. the outer ``unshare -rm`` gives a private mount namespace, in which ``hide``
    (a) makes the Python installation and the course packages read-only (the clean re-check
@@ -132,7 +132,7 @@ def kernel_argv(
     plan += [f"hide:{p}" for p in hide if Path(p).exists()]
     plan += [f"tmpfs:{p}" for p in private if Path(p).is_dir()]
     plan += [f"keep:{p}" for p in keep if Path(p).is_dir()]
-    me = [python, "-m", "autograder.kernel_sandbox"]
+    me = [python, "-m", "autograder.grading.sandbox"]
     return [
         "unshare",
         "-rm",
@@ -171,7 +171,7 @@ def write_kernelspec(
 
 
 # ---------------------------------------------------------------------------------------------
-# The two steps that run inside the namespaces (``python -m autograder.kernel_sandbox ...``).
+# The two steps that run inside the namespaces (``python -m autograder.grading.sandbox ...``).
 
 
 def _libc() -> ctypes.CDLL:

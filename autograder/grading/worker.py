@@ -8,9 +8,9 @@ executed notebook: the main process alone writes the real gradebook.
 
 Inside a scratch folder it runs ``nbgrader autograde`` for this one student against its private
 gradebook, with the course's configuration plus the worker's preprocessor chains
-(:mod:`autograder.grading_preprocessors`), a kernelspec that starts the kernel in the sandbox
-(:mod:`autograder.kernel_sandbox`), and under a watchdog (:mod:`autograder.limits`); nbgrader
-starts from a fork server that imported it once (:mod:`autograder.warm_start`) where it can.
+(:mod:`autograder.preprocessors.guarded_execute`), a kernelspec that starts the kernel in the sandbox
+(:mod:`autograder.grading.sandbox`), and under a watchdog (:mod:`autograder.grading.limits`); nbgrader
+starts from a fork server that imported it once (:mod:`autograder.grading.warm_start`) where it can.
 Layout::
 
     scratch/
@@ -40,8 +40,11 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from autograder import kernel_sandbox, limits, nbgrader_run, warm_start
-from autograder.limits import Limits
+from autograder.course import nbgrader_cli as nbgrader_run
+from autograder.grading import limits, warm_start
+from autograder.grading import sandbox as kernel_sandbox
+from autograder.grading.limits import Limits
+from autograder.preprocessors import AUTOGRADE, SANITIZE
 
 #: Environment variables passed to nbgrader and the kernel (plus those with these prefixes).
 ENV_KEEP = (
@@ -78,24 +81,6 @@ KEEP_SCRATCH_ENV = "HEPML_KEEP_SCRATCH"
 #: the data cache: the real data files a course provides, for example. Everything else under the
 #: kernel's private ``/tmp`` stays out of sight.
 READABLE_ENV = "HEPML_GRADING_READABLE"
-
-SANITIZE = [
-    "nbgrader.preprocessors.ClearOutput",
-    "autograder.grading_preprocessors.EnforceOfficialMetadata",
-    "nbgrader.preprocessors.DeduplicateIds",
-    "nbgrader.preprocessors.OverwriteKernelspec",
-    "autograder.nbgrader_ext.RestoreDeletedTests",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-AUTOGRADE = [
-    "autograder.grading_preprocessors.GuardedExecute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "autograder.grading_preprocessors.Recheck",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
 
 
 @dataclass(frozen=True)
@@ -150,10 +135,10 @@ class Outcome:
     scores, max_scores : dict of str to float
         Per graded cell, as the worker's private gradebook recorded them.
     rechecks : dict
-        The clean verdict per test cell the kernel passed (see :mod:`autograder.recheck`).
+        The clean verdict per test cell the kernel passed (see :mod:`autograder.grading.replay`).
     wall_s, peak_rss_mb : float
     sandboxed : bool
-        The kernel ran in the namespaces of :mod:`autograder.kernel_sandbox`.
+        The kernel ran in the namespaces of :mod:`autograder.grading.sandbox`.
     host : str
         ``hostname:pid`` of the process that ran the job.
     log_tail : str
@@ -240,8 +225,8 @@ def _config(job: Job, d: dict[str, Path], kernel_name: str) -> str:
         f"c.CourseDirectory.db_url = {'sqlite:///' + str(d['private'] / 'gradebook.db')!r}",
         "c.CourseDirectory.ignore = ['.ipynb_checkpoints', '*.pyc', '__pycache__']",
         "c.Autograde.create_student = True",
-        f"c.Autograde.sanitize_preprocessors = {SANITIZE!r}",
-        f"c.Autograde.autograde_preprocessors = {AUTOGRADE!r}",
+        f"c.Autograde.sanitize_preprocessors = {list(SANITIZE)!r}",
+        f"c.Autograde.autograde_preprocessors = {list(AUTOGRADE)!r}",
         f"c.GuardedExecute.kernel_name = {kernel_name!r}",
         f"c.GuardedExecute.notebook_timeout = {float(lim.notebook_timeout_s)!r}",
         f"c.GuardedExecute.max_cell_output_bytes = {int(lim.max_cell_output_bytes)!r}",
@@ -267,8 +252,8 @@ def _config(job: Job, d: dict[str, Path], kernel_name: str) -> str:
 def _code_folders() -> list[Path]:
     """The Python installation and the course packages (helpers is installed beside autograder,
     one distribution, editable or not)."""
-    here = Path(__file__).resolve().parent
-    return sorted({Path(sys.prefix), Path(sys.base_prefix), here, here.parent / "helpers"})
+    package = Path(__file__).resolve().parents[1]  # autograder/
+    return sorted({Path(sys.prefix), Path(sys.base_prefix), package, package.parent / "helpers"})
 
 
 def _readable_folders() -> list[Path]:
@@ -366,7 +351,7 @@ def _grade_in(scratch: Path, job: Job, notebooks: list[str], outcome: Outcome) -
 
     isolate = kernel_sandbox.isolation_mode()
     # The checkout the packages come from may hold a course's solutions too.
-    checkout_source = Path(__file__).resolve().parents[1] / "source"
+    checkout_source = Path(__file__).resolve().parents[2] / "source"
     hide = [d["course"], d["private"], d["cfg"], d["jp"], checkout_source, *map(Path, job.hide)]
     keep = [d["work"], d["live"], d["rt"]]
     if os.environ.get("HEPML_DATA_DIR"):

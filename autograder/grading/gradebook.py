@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import nbgrader_run, warm_start
+from autograder.course import nbgrader_cli as nbgrader_run
+from autograder.grading import warm_start
 
 
 def default_db_url(root: Path) -> str:
@@ -63,7 +64,7 @@ def source_digest(folder: Path) -> str:
 
 def run_nbgrader(args: list[str], *, root: Path) -> str:
     """Run ``nbgrader ARGS`` in the course root (forked from the preloaded server when it can,
-    :mod:`autograder.warm_start`); return its log, raise ``NbgraderError`` when it fails."""
+    :mod:`autograder.grading.warm_start`); return its log, raise ``NbgraderError`` when it fails."""
     if not warm_start.available():
         proc = nbgrader_run.run(args, root=root)
         return proc.stdout + proc.stderr

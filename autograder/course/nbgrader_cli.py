@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-#: The command that starts nbgrader (see :mod:`autograder.nbgrader_main`).
-NBGRADER = (sys.executable, "-m", "autograder.nbgrader_main")
+#: The command that starts nbgrader (see :mod:`autograder.course.nbgrader_main`).
+NBGRADER = (sys.executable, "-m", "autograder.course.nbgrader_main")
 
 
 class NbgraderError(RuntimeError):

@@ -1,6 +1,6 @@
 """The verdicts of ``hepml demo``: each demo submission's awarded grade beside the one it deserves.
 
-:func:`compare` reads the exported ``grades.csv`` against the :class:`~autograder.demo_class.DemoPlan`
+:func:`compare` reads the exported ``grades.csv`` against the :class:`~autograder.demo.plan.DemoPlan`
 cell by cell; :func:`compare_challenge` checks what the leaderboard did with each demo prediction
 file; :class:`DemoResult` gathers them with the stages' times and any problem, and decides whether
 the demo is OK.
@@ -12,8 +12,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import demo_class
-from autograder.demo_class import DemoPlan
+from autograder.demo import plan as demo_class
+from autograder.demo.plan import DemoPlan
 
 
 @dataclass(frozen=True)
@@ -245,7 +245,7 @@ def compare_challenge(plan: demo_class.AssignmentPlan, result) -> list[Challenge
     ----------
     plan : AssignmentPlan
         With a challenge.
-    result : autograder.leaderboard.LeaderboardResult
+    result : autograder.leaderboard.board.LeaderboardResult
 
     Returns
     -------

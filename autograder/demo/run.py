@@ -7,13 +7,13 @@
    ``submitted/`` or gradebook): for every assignment of the manifest a correct and an untouched
    submission, plus the submissions ``course/demo.toml`` declares (partial answers, typical
    mistakes, a notebook that hangs, one that kills its kernel, edited and monkeypatched tests,
-   challenge prediction files; see :mod:`autograder.demo_class`);
-3. **grade** with :func:`autograder.grade.grade`, ``workers`` kernels at a time: several
+   challenge prediction files; see :mod:`autograder.demo.plan`);
+3. **grade** with :func:`autograder.grading.grade.grade`, ``workers`` kernels at a time: several
    assignments at once (longest first, each into its own gradebook ``course/gradebooks/<id>.db``
    so that no two processes write one SQLite file), or one assignment with all the workers; make
    the feedback, rank the challenge files on the leaderboard;
 4. **compare** every awarded grade, cell by cell, with the one the submission deserves;
-5. **report** (:mod:`autograder.demo_report`): ``grades.csv``, the feedback HTML, the
+5. **report** (:mod:`autograder.demo.report`): ``grades.csv``, the feedback HTML, the
    leaderboards and one self-contained summary page ``index.html``.
 
 The result is not OK (and ``hepml demo`` exits 1) when any submission got another grade than the
@@ -31,9 +31,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from autograder import demo_class, manifest
-from autograder.demo_verdicts import DemoResult, compare, compare_challenge, read_grades
-from autograder.sandbox_exec import THREAD_VARS  # the kernels' thread variables
+from autograder.course import manifest
+from autograder.demo import plan as demo_class
+from autograder.demo.verdicts import DemoResult, compare, compare_challenge, read_grades
+from autograder.grading.worker import THREAD_VARS  # the kernels' thread variables
 
 #: The parts of the repository a scratch course is made of.
 COURSE_PARTS = ("course", "source", "release", "nbgrader_config.py")
@@ -208,16 +209,13 @@ def demo(
     -------
     DemoResult
     """
-    from autograder import (
-        course_check,
-        demo_report,
-        dispatch,
-        feedback,
-        grade,
-        leaderboard,
-        nbgrader_run,
-        release,
-    )
+    from autograder import feedback
+    from autograder.course import nbgrader_cli as nbgrader_run
+    from autograder.demo import report as demo_report
+    from autograder.grading import dispatch, grade
+    from autograder.leaderboard import board as leaderboard
+    from autograder.release import check as course_check
+    from autograder.release import generate as release
 
     if echo is None:
 

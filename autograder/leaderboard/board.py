@@ -5,8 +5,8 @@ the challenge jets (``test_without_truth_100k.h5`` of dataset ``top-tagging``; t
 jets), one score per jet in file order, with ``numpy.save`` into ``submission_predictions/``.
 
 The rules (file names, valid predictions, ranking, hidden labels) and the functions that apply
-them are in :mod:`autograder.leaderboard_ranking`; the table, plot, CSV and HTML in
-:mod:`autograder.leaderboard_report`. This module is the command, :func:`leaderboard`, and
+them are in :mod:`autograder.leaderboard.ranking`; the table, plot, CSV and HTML in
+:mod:`autograder.leaderboard.report`. This module is the command, :func:`leaderboard`, and
 re-exports the public names of both, so ``from autograder import leaderboard`` reaches them all.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from autograder.leaderboard_ranking import (
+from autograder.leaderboard.ranking import (
     AUC_TIE,
     CHALLENGE_DATASET,
     CHALLENGE_FILE,
@@ -39,7 +39,7 @@ from autograder.leaderboard_ranking import (
     select_submissions,
     twin_challenge_labels,
 )
-from autograder.leaderboard_report import (
+from autograder.leaderboard.report import (
     figure_png,
     format_table,
     plot_auc_bars,
@@ -163,7 +163,7 @@ def leaderboard(
         )
     course_root = None
     if root is not None or predictions_dir is None or out_dir is None:
-        from autograder import manifest
+        from autograder.course import manifest
 
         course_root = Path(root).resolve() if root is not None else manifest.find_root()
         if (course_root / "course" / "manifest.toml").is_file():

@@ -1,36 +1,18 @@
-"""The nbgrader preprocessors of a grading worker (configured by :mod:`autograder.sandbox_exec`).
+"""nbgrader's ``Execute`` with limits and the bookkeeping of check records.
 
-Sanitising (before anything runs):
-
-- :class:`EnforceOfficialMetadata` gives every cell that carries an official grade id the
-  gradebook's nbgrader flags back (grade, solution, locked, points) and strips nbgrader metadata
-  that names no official cell, so that flipping ``grade`` off, turning a test into a "solution"
-  or inventing grade ids gains nothing. nbgrader's ``OverwriteCells`` (through
-  :class:`autograder.nbgrader_ext.RestoreDeletedTests`) then puts the official source back into
-  every test cell and re-adds deleted ones, which score 0.
-
-Autograding:
-
-- :class:`GuardedExecute` is nbgrader's ``Execute`` with limits and bookkeeping: the kernel runs
-  in a working folder of the student's files only; each cell gets the smaller of the per-cell
-  timeout and the time left to the notebook; the output a cell may collect is capped; a kernel
-  that dies, is killed for memory or does not stop when interrupted ends execution, and every
-  later code cell gets an error output (a test cell that did not run scores 0, it is never left
-  without output, which nbgrader would count as a pass). Around each test cell it moves the check
-  records (``HEPML_ARTEFACT_DIR``) that the cell produced into a private folder, by grade id: the
-  grader, not the kernel, decides which records belong to which cell.
-- :class:`Recheck` re-judges every test cell that the kernel passed in a clean Python process
-  (:mod:`autograder.recheck`) and appends an error output with a message for the student to
-  those the clean process fails, so the final score of a cell is the minimum of the two verdicts.
+The kernel runs in a working folder of the student's files only; each cell gets the smaller of the
+per-cell timeout and the time left to the notebook; the output a cell may collect is capped; a
+kernel that dies, is killed for memory or does not stop when interrupted ends execution, and every
+later code cell gets an error output (a test cell that did not run scores 0, it is never left
+without output, which nbgrader would count as a pass). Around each test cell it moves the check
+records (``HEPML_ARTEFACT_DIR``) that the cell produced into a private folder, by grade id: the
+grader, not the kernel, decides which records belong to which cell.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -38,11 +20,8 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
-from nbgrader.api import Gradebook
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode
-
-from autograder.limits import tail
 
 NOT_RUN_TIME = (
     "Not run: the notebook reached its time limit of {limit:.0f} s before this cell. Make "
@@ -72,49 +51,6 @@ def _error(ename: str, message: str) -> NotebookNode:
     return NotebookNode(
         output_type="error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"]
     )
-
-
-class EnforceOfficialMetadata(NbGraderPreprocessor):
-    """Restore the nbgrader flags of official cells from the gradebook; drop unofficial ones."""
-
-    def preprocess(
-        self, nb: NotebookNode, resources: ResourcesDict
-    ) -> tuple[NotebookNode, ResourcesDict]:
-        info = resources["nbgrader"]
-        with Gradebook(info["db_url"]) as gb:
-            notebook = gb.find_notebook(info["notebook"], info["assignment"])
-            self._sources = {c.name: c for c in notebook.source_cells}
-            self._points = {c.name: float(c.max_score) for c in notebook.grade_cells}
-            self._solutions = {c.name for c in notebook.solution_cells}
-            self._tasks = {c.name: float(c.max_score) for c in notebook.task_cells}
-        return super().preprocess(nb, resources)
-
-    def preprocess_cell(
-        self, cell: NotebookNode, resources: ResourcesDict, cell_index: int
-    ) -> tuple[NotebookNode, ResourcesDict]:
-        meta = cell.metadata.get("nbgrader")
-        if meta is None:
-            return cell, resources
-        grade_id = meta.get("grade_id")
-        if grade_id not in self._sources:
-            if grade_id is not None or meta:
-                self.log.warning("Dropping nbgrader metadata of an unofficial cell %r", grade_id)
-            del cell.metadata["nbgrader"]
-            return cell, resources
-        source = self._sources[grade_id]
-        meta["grade"] = grade_id in self._points
-        meta["solution"] = grade_id in self._solutions
-        meta["locked"] = bool(source.locked)
-        if grade_id in self._tasks:
-            meta["task"] = True
-            meta["points"] = self._tasks[grade_id]
-        else:
-            meta.pop("task", None)
-        if meta["grade"]:
-            meta["points"] = self._points[grade_id]
-        elif grade_id not in self._tasks:
-            meta.pop("points", None)
-        return cell, resources
 
 
 class GuardedExecute(Execute):
@@ -279,80 +215,3 @@ class GuardedExecute(Execute):
         """Move the records a test cell produced into the private folder of that cell."""
         if self.records_dir:
             self._move_all(Path(self.records_dir) / grade_id)
-
-
-class Recheck(NbGraderPreprocessor):
-    """Re-judge the test cells the kernel passed in a clean process; fail those it does not pass."""
-
-    records_dir = Unicode("", help="Folder of the per-cell record folders.").tag(config=True)
-    work_dir = Unicode("", help="Private folder for the job and the verdicts.").tag(config=True)
-    python = Unicode(sys.executable, help="Interpreter of the clean process.").tag(config=True)
-    timeout = Float(300.0, help="Seconds the clean process may take.").tag(config=True)
-
-    def preprocess(
-        self, nb: NotebookNode, resources: ResourcesDict
-    ) -> tuple[NotebookNode, ResourcesDict]:
-        info = resources["nbgrader"]
-        work = Path(self.work_dir)
-        work.mkdir(parents=True, exist_ok=True)
-        cells = []
-        with Gradebook(info["db_url"]) as gb:
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
-                    continue
-                score, _ = utils.determine_grade(cell, self.log)
-                if not score:
-                    continue  # the kernel failed it already: the minimum is 0
-                grade_id = cell.metadata["nbgrader"]["grade_id"]
-                official = gb.find_source_cell(grade_id, info["notebook"], info["assignment"])
-                cells.append(
-                    {
-                        "index": index,
-                        "grade_id": grade_id,
-                        "source": official.source,
-                        "records": str(Path(self.records_dir) / grade_id),
-                    }
-                )
-        stem = info["notebook"]
-        job_path, out_path = work / f"{stem}.recheck.json", work / f"{stem}.verdicts.json"
-        job_path.write_text(json.dumps({"cells": cells}))
-        if cells:
-            log_path = work / f"{stem}.recheck.log"
-            env = {
-                "PATH": os.environ.get("PATH", ""),
-                "HOME": os.environ.get("HOME", ""),
-                "MPLBACKEND": "Agg",
-                "TF_CPP_MIN_LOG_LEVEL": "3",
-                "PYTHONHASHSEED": "0",
-            }
-            for key in ("HEPML_DATA_DIR", "HEPML_DATA_SOURCE", "LANG", "LC_ALL", "TMPDIR"):
-                if key in os.environ:
-                    env[key] = os.environ[key]
-            with open(log_path, "wb") as log:
-                proc = subprocess.run(
-                    [self.python, "-I", "-m", "autograder.recheck", str(job_path), str(out_path)],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                    cwd=work,
-                    timeout=self.timeout,
-                    check=False,
-                )
-            if proc.returncode != 0 or not out_path.is_file():
-                raise RuntimeError(
-                    f"the clean re-check failed (exit {proc.returncode}):\n{tail(log_path, 2000)}"
-                )
-            verdicts = json.loads(out_path.read_text())
-        else:
-            verdicts = {}
-            out_path.write_text("{}")
-        for entry in cells:
-            verdict = verdicts.get(entry["grade_id"])
-            if verdict is None:
-                raise RuntimeError(f"the clean re-check gave no verdict for {entry['grade_id']}")
-            if not verdict["passed"]:
-                nb.cells[entry["index"]].outputs.append(
-                    _error("CleanRecheckFailed", verdict["message"])
-                )
-        return nb, resources

@@ -84,7 +84,6 @@ __all__ = [
     "encode",
     "load_records",
     "record",
-    "replay",
     "set_context",
     "set_verdict",
 ]
@@ -471,27 +470,3 @@ def load_records(folder: str | os.PathLike[str], *, allow_pickle: bool = False) 
             )
         )
     return records
-
-
-def replay(record: Record, *, overrides: Mapping[str, Any] | None = None) -> Verdict:
-    """Judge a recorded check call again, in this process, with the registered judge.
-
-    Parameters
-    ----------
-    record : Record
-        From :func:`load_records`.
-    overrides : mapping, optional
-        Values that replace recorded arguments, typically the test cell's thresholds as the
-        grader knows them (a kernel can write a record with a lowered threshold).
-
-    Returns
-    -------
-    Verdict
-        Passed or failed, with the student message. An unknown check name fails.
-    """
-    from autograder.checks import _core
-
-    arguments = dict(record.arguments)
-    if overrides:
-        arguments.update(overrides)
-    return _core.judge(record.check, arguments)

@@ -1,4 +1,4 @@
-"""``python -m autograder.nbgrader_main ARGS``: ``nbgrader ARGS`` without an import it never uses.
+"""``python -m autograder.course.nbgrader_main ARGS``: ``nbgrader ARGS`` without an import it never uses.
 
 nbgrader imports nbformat, which imports jsonschema, which builds the Lark grammar of the optional
 ``rfc3987_syntax`` package at import time when that package is installed (jupyter-events pulls it

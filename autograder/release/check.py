@@ -18,7 +18,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import manifest, release
+from autograder.course import manifest
+
+from autograder.release import generate as release
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"

@@ -1,7 +1,7 @@
 """Judge test cells again in a clean Python process: the kernel's verdict is never trusted alone.
 
-The grader runs ``python -I -m autograder.recheck JOB.json VERDICTS.json`` after a notebook has
-run (see :class:`autograder.grading_preprocessors.Recheck`). In this process no code of the
+The grader runs ``python -I -m autograder.grading.replay JOB.json VERDICTS.json`` after a notebook has
+run (see :class:`autograder.preprocessors.recheck.Recheck`). In this process no code of the
 student ever ran: ``autograder.checks``, numpy and scikit-learn are freshly imported from the
 installation. For each test cell that the kernel passed it
 
@@ -39,6 +39,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from autograder.checks import _core
+from autograder.checks import records as artefacts
+from autograder.checks.records import Verdict
 
 #: Names a test cell reads from the notebook that are bound to the real module here.
 MODULE_ALIASES: Mapping[str, str] = {
@@ -176,8 +180,6 @@ class Capture:
 
 def capture_calls(source: str) -> Capture:
     """Execute an official test source with recording-only checks (see the module docstring)."""
-    from autograder.checks import _core
-
     importlib.import_module("autograder.checks")
     capture = Capture()
     original = _core.run_check
@@ -261,8 +263,6 @@ def _describe(names: list[str]) -> str:
 
 def recheck_cell(source: str, records_dir: Path) -> CellVerdict:
     """The clean verdict on one test cell, given its official source and its records' folder."""
-    from autograder import artefacts
-    from autograder.checks import _core
 
     capture = capture_calls(source)
     expected_names = [name for name, _ in capture.calls]
@@ -306,10 +306,12 @@ def recheck_cell(source: str, records_dir: Path) -> CellVerdict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -I -m autograder.recheck JOB.json VERDICTS.json``."""
+    """``python -I -m autograder.grading.replay JOB.json VERDICTS.json``."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -I -m autograder.recheck JOB.json VERDICTS.json", file=sys.stderr)
+        print(
+            "usage: python -I -m autograder.grading.replay JOB.json VERDICTS.json", file=sys.stderr
+        )
         return 2
     job = json.loads(Path(args[0]).read_text())
     results = {}
@@ -327,3 +329,27 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def replay_record(
+    record: artefacts.Record, *, overrides: Mapping[str, Any] | None = None
+) -> Verdict:
+    """Judge a recorded check call again, in this process, with the registered judge.
+
+    Parameters
+    ----------
+    record : Record
+        From :func:`load_records`.
+    overrides : mapping, optional
+        Values that replace recorded arguments, typically the test cell's thresholds as the
+        grader knows them (a kernel can write a record with a lowered threshold).
+
+    Returns
+    -------
+    Verdict
+        Passed or failed, with the student message. An unknown check name fails.
+    """
+    arguments = dict(record.arguments)
+    if overrides:
+        arguments.update(overrides)
+    return _core.judge(record.check, arguments)

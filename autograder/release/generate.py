@@ -10,7 +10,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import manifest, nbgrader_run
+from autograder.course import manifest
+
+from autograder.course import nbgrader_cli as nbgrader_run
 
 SETUP_TAG = "colab-setup"
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autograder.demo_class import DemoPlan
-    from autograder.demo_verdicts import DemoResult, Verdict
+    from autograder.demo.plan import DemoPlan
+    from autograder.demo.verdicts import DemoResult, Verdict
 
 _CSS = """
 body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:1.5em 2em;color:#222;max-width:1200px}
@@ -224,7 +224,7 @@ def _overview(result: DemoResult, demo: DemoPlan, titles: dict[str, str]) -> str
 
 def render(result: DemoResult, demo: DemoPlan, images: dict[str, bytes]) -> str:
     """The summary page (a complete HTML document)."""
-    from autograder import manifest
+    from autograder.course import manifest
 
     esc = html.escape
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

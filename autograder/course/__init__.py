@@ -1,0 +1,1 @@
+"""The course as data: the manifest, the notebooks' cells, and running nbgrader for the course."""
