@@ -37,7 +37,7 @@ from autograder.checks.splits import (
 )
 from autograder.checks.tensors import one_hot, tensor_spec
 from autograder.checks.training import loader_covers, loss_decreased
-from autograder.checks.values import function_matches, values_close
+from autograder.checks.values import function_matches, holds, same_items, values_close
 
 __all__ = [
     "CheckFailed",
@@ -46,6 +46,7 @@ __all__ = [
     "challenge_predictions",
     "evaluated_on_unseen",
     "function_matches",
+    "holds",
     "labels_aligned",
     "loader_covers",
     "loss_decreased",
@@ -53,6 +54,7 @@ __all__ = [
     "one_hot",
     "registered_checks",
     "rejection_at_least",
+    "same_items",
     "scaler_fit_on",
     "significance_at_least",
     "split_disjoint_and_complete",

@@ -11,7 +11,7 @@ from autograder.checks._convert import to_numpy
 from autograder.checks._core import InputError, Verdict, fail, fmt, passed, register, run_check
 from autograder.checks.models import error_text
 
-__all__ = ["function_matches", "values_close"]
+__all__ = ["function_matches", "holds", "same_items", "values_close"]
 
 
 def _as_float_array(value: Any, what: str) -> np.ndarray:
@@ -240,3 +240,100 @@ def _judge_function_matches(
     if hidden:
         return fail(f"{_capital(name)} returns wrong values for {wrong} of {n} hidden inputs.")
     return fail(f"{first} ({wrong} of {n} test inputs wrong).")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def holds(condition: Any, message: str) -> None:
+    """Check that ``condition`` is true; otherwise fail with ``message``, a sentence for the student.
+
+    For yes/no questions about the answer ("the model has a Dropout layer", "no feature is chosen
+    twice"): the message says what is wrong and where to look, e.g.
+    ``checks.holds(len(set(features)) == len(features), "A feature is chosen twice: ...")``.
+
+    Parameters
+    ----------
+    condition : bool-like
+        Computed by the test cell from the student's objects.
+    message : str
+        What the student reads when the condition is false.
+
+    Raises
+    ------
+    CheckFailed
+    """
+    __tracebackhide__ = True
+
+    def derive() -> dict[str, Any]:
+        value = condition
+        if hasattr(value, "item") and getattr(value, "size", 1) == 1:
+            value = value.item()
+        if not isinstance(value, (bool, int, float, np.bool_)):
+            raise InputError(f"The test could not read a yes/no answer ({type(value).__name__}).")
+        return {"condition": bool(value)}
+
+    run_check("holds", derive, {"message": str(message)})
+
+
+@register("holds")
+def _judge_holds(condition: bool, message: str) -> Verdict:
+    return passed() if condition else fail(message)
+
+
+def _items(value: Any, what: str) -> list[Any]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise InputError(f"{_capital(what)} should be a list, found a {type(value).__name__}.")
+    out = []
+    for item in value:
+        if hasattr(item, "item") and getattr(item, "size", 1) == 1:
+            item = item.item()
+        if not isinstance(item, (str, int, float, bool)):
+            raise InputError(
+                f"{_capital(what)} should hold names or numbers, found a {type(item).__name__}."
+            )
+        out.append(item)
+    return out
+
+
+def same_items(found: Any, expected: Any, *, what: str = "your list", hidden: bool = False) -> None:
+    """Check that ``found`` holds the same items as ``expected``, in any order, none twice.
+
+    Parameters
+    ----------
+    found : iterable of str or numbers
+        The student's answer (a list, a tuple, a set, an Index...).
+    expected : iterable of str or numbers
+        The right items.
+    what : str
+        Names the answer in the message, e.g. ``"the columns you dropped"``.
+    hidden : bool
+        Do not name the expected items in the message.
+
+    Raises
+    ------
+    CheckFailed
+    """
+    __tracebackhide__ = True
+    spec = {"expected": _items(expected, "the expected items"), "what": what, "hidden": hidden}
+    run_check("same_items", lambda: {"found": _items(found, what)}, spec)
+
+
+@register("same_items")
+def _judge_same_items(found: list, expected: list, what: str, hidden: bool) -> Verdict:
+    twice = sorted({repr(x) for x in found if found.count(x) > 1})
+    missing = [x for x in expected if x not in found]
+    extra = [x for x in found if x not in expected]
+    if twice:
+        return fail(f"{_capital(what)}: {', '.join(twice)} more than once.")
+    if not missing and not extra:
+        return passed()
+    parts = []
+    if missing:
+        parts.append(
+            f"{len(missing)} missing"
+            + ("" if hidden else f" ({', '.join(map(repr, missing))})")
+        )
+    if extra:
+        parts.append(f"{len(extra)} not expected ({', '.join(map(repr, extra))})")
+    return fail(f"{_capital(what)}: {'; '.join(parts)}.")

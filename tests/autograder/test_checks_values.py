@@ -84,3 +84,27 @@ def test_function_that_raises_or_returns_wrong_shape():
     )
     with pytest.raises(CheckFailed, match=r"The output of f\(\) for \(2\) has shape \(2,\)"):
         checks.function_matches(lambda x: np.array([x, x]), [2.0], [2.0], what="f()")
+
+
+def test_holds_passes_true_and_fails_with_the_message():
+    checks.holds(True, "never shown")
+    checks.holds(np.bool_(True), "never shown")
+    with pytest.raises(CheckFailed, match=r"^The model has no Dropout layer"):
+        checks.holds(np.array(False), "The model has no Dropout layer: add nn.Dropout.")
+    with pytest.raises(CheckFailed, match="yes/no answer"):
+        checks.holds("yes", "never shown")
+
+
+def test_same_items_ignores_order_and_names_what_differs():
+    checks.same_items(("b", "a"), ["a", "b"], what="the features")
+    with pytest.raises(
+        CheckFailed, match=r"^The features: 1 missing \('b'\); 1 not expected \('c'\)"
+    ):
+        checks.same_items(["a", "c"], ["a", "b"], what="the features")
+    with pytest.raises(CheckFailed, match=r"'a' more than once"):
+        checks.same_items(["a", "a", "b"], ["a", "b"], what="the features")
+    with pytest.raises(CheckFailed) as hidden:
+        checks.same_items(["a"], ["a", "secret"], what="the features", hidden=True)
+    assert "secret" not in str(hidden.value)
+    with pytest.raises(CheckFailed, match="should be a list"):
+        checks.same_items("ab", ["a", "b"])

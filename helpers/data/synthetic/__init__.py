@@ -22,7 +22,9 @@ One module per dataset implements the same small interface:
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
 from pathlib import Path
 from types import ModuleType
 
@@ -43,8 +45,16 @@ __all__ = [
     "likelihood_ratio",
     "names",
     "twin_module",
+    "unseen",
+    "unseen_seed",
     "write_twin",
 ]
+
+#: The environment variable that holds the grader's secret. The grader sets it in the clean
+#: process that runs hidden tests, never in a student's kernel; :func:`unseen` derives its seeds
+#: from it, so no seed of hidden events is written in any notebook.
+SECRET_ENV = "HEPML_GRADER_SECRET"
+_DEVELOPMENT_SECRET = "hepml-development-only"
 
 
 def names() -> list[str]:
@@ -85,6 +95,37 @@ def generate(name: str, *, events: int | None = None, seed: int = 0) -> dict[str
     """Generate the twin of ``name`` in memory: one DataFrame per file name."""
     mod = twin_module(name)
     return mod.generate(mod.DEFAULT_EVENTS if events is None else int(events), int(seed))
+
+
+def unseen_seed(name: str, *, events: int, salt: str = "") -> int:
+    """The seed of the hidden events :func:`unseen` draws (64 bits from the grader's secret).
+
+    Without ``HEPML_GRADER_SECRET`` (a student's machine, a development run) the seed comes from a
+    fixed development secret: reproducible, and not the events a grader draws.
+    """
+    secret = os.environ.get(SECRET_ENV) or _DEVELOPMENT_SECRET
+    text = f"{secret}\0{name}\0{int(events)}\0{salt}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "little")
+
+
+def unseen(name: str, *, events: int | None = None, salt: str = "") -> dict[str, pd.DataFrame]:
+    """Fresh twin events for a hidden test, seeded by the grader's secret (see :data:`SECRET_ENV`).
+
+    Same layout as :func:`generate` (one DataFrame per file name, as the notebook reads the
+    files). Hidden tests call it without a seed; ``salt`` gives two tests of one notebook two
+    different samples.
+
+    Parameters
+    ----------
+    name : str
+        A dataset with a twin (:func:`names`).
+    events : int, optional
+        How many events (default: the twin's default size).
+    salt : str
+        Any text; another salt gives other events.
+    """
+    n = default_events(name) if events is None else int(events)
+    return generate(name, events=n, seed=unseen_seed(name, events=n, salt=salt))
 
 
 def write_twin(
