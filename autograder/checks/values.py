@@ -331,8 +331,7 @@ def _judge_same_items(found: list, expected: list, what: str, hidden: bool) -> V
     parts = []
     if missing:
         parts.append(
-            f"{len(missing)} missing"
-            + ("" if hidden else f" ({', '.join(map(repr, missing))})")
+            f"{len(missing)} missing" + ("" if hidden else f" ({', '.join(map(repr, missing))})")
         )
     if extra:
         parts.append(f"{len(extra)} not expected ({', '.join(map(repr, extra))})")
