@@ -109,6 +109,10 @@ def _call_every_check(tmp_path: Path) -> None:
         lambda: checks.values_close(1.0, 2.0),
         lambda: checks.function_matches(np.sqrt, [4.0, 9.0], [2.0, 3.0]),
         lambda: checks.function_matches(np.square, [4.0, 9.0], [2.0, 3.0]),
+        lambda: checks.holds(len(set("abc")) == 3, "A letter is chosen twice."),
+        lambda: checks.holds(len(set("abb")) == 3, "A letter is chosen twice."),
+        lambda: checks.same_items(["b", "a"], ["a", "b"], what="the columns"),
+        lambda: checks.same_items(["a", "a"], ["a", "b"], what="the columns", hidden=True),
         lambda: checks.split_fractions("not a dict", {"train": 1.0}),  # input error, recorded too
     ]
     for call in calls:
