@@ -194,8 +194,11 @@ def auc_on_unseen(
     """
     __tracebackhide__ = True
 
+    # The labels and weights are the judge's: they never reach the process that runs the model.
+    labels = _score_data(y_true, np.zeros(0), sample_weight)
+
     def derive() -> dict[str, Any]:
-        data = _score_data(y_true, np.zeros(0), sample_weight)
+        data: dict[str, Any] = {}
         try:
             data["y_score"] = _scores_1d(model_scores(model, X, output=output))
             data["error"] = None
@@ -205,7 +208,12 @@ def auc_on_unseen(
             data["model"] = Pickled(model)
         return data
 
-    spec = {"threshold": float(threshold), "hidden": bool(hidden)}
+    spec = {
+        "threshold": float(threshold),
+        "hidden": bool(hidden),
+        "y_true": labels["y_true"],
+        "sample_weight": labels["sample_weight"],
+    }
     run_check("auc_on_unseen", derive, spec)
 
 

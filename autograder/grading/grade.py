@@ -41,6 +41,7 @@ from autograder.grading import collect, dispatch, limits
 from autograder.grading import gradebook as gradebook_io
 from autograder.grading import state as grade_state
 from autograder.grading.collect import Unmatched
+from autograder.grading.secret import grader_secret
 from autograder.grading.worker import Job, Outcome, digest, files_of
 
 #: Executed notebooks are written to the gradebook in batches of this many (and at the end).
@@ -225,6 +226,7 @@ def grade(
         n_workers = workers or dispatch.default_workers()
         threads = max(1, dispatch.default_workers() // max(1, n_workers))
         hide = _hidden_paths(root, db)
+        secret = grader_secret(root)
         jobs = [
             Job(
                 assignment=assignment,
@@ -238,6 +240,7 @@ def grade(
                 sha256=sha,
                 hide=hide,
                 threads=threads,
+                secret=secret,
             )
             for student, files, sha in todo
         ]

@@ -126,8 +126,32 @@ def kernel_argv(
         Folders inside hidden or private ones that the kernel still needs, bound back in place.
     """
     kernel = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    return sandbox_argv(
+        python,
+        kernel,
+        hide=hide,
+        isolate=isolate,
+        readonly=readonly,
+        private=private,
+        keep=keep,
+    )
+
+
+def sandbox_argv(
+    python: str,
+    command: Sequence[str],
+    *,
+    hide: Sequence[Path] = (),
+    isolate: bool,
+    readonly: Sequence[Path] = (),
+    private: Sequence[Path] = (),
+    keep: Sequence[Path] = (),
+) -> list[str]:
+    """``command`` run in the grading sandbox (the arguments are those of :func:`kernel_argv`);
+    the kernel and the measurement process of a submission share one plan."""
+    command = list(command)
     if not isolate:
-        return kernel
+        return command
     plan = [f"ro:{p}" for p in readonly if Path(p).is_dir()]
     plan += [f"hide:{p}" for p in hide if Path(p).exists()]
     plan += [f"tmpfs:{p}" for p in private if Path(p).is_dir()]
@@ -145,7 +169,7 @@ def kernel_argv(
         *me,
         "init",
         "--",
-        *kernel,
+        *command,
     ]
 
 

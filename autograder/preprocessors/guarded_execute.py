@@ -19,6 +19,7 @@ from pathlib import Path
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_code_cell
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode
@@ -171,6 +172,8 @@ class GuardedExecute(Execute):
         self._cell_bytes = 0
         self._capped = False
         try:
+            if is_test:
+                self._export(cell, resources, index)
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             why = self._death_reason()
@@ -188,6 +191,23 @@ class GuardedExecute(Execute):
         return cell, resources
 
     # -- records --------------------------------------------------------------------------------
+
+    def _export(self, cell: NotebookNode, resources: ResourcesDict, index: int) -> None:
+        """Have the kernel write the exhibits of the names the test cell reads (its free names in
+        the official source, which ``OverwriteCells`` put back) into the artefact folder; they are
+        filed with the cell's records. The snippet's outputs are dropped."""
+        if not self.artefact_dir:
+            return
+        from autograder.grading import exhibits
+        from autograder.grading.replay import free_names
+
+        try:
+            names = free_names(cell.source)
+        except SyntaxError:
+            return
+        folder = Path(self.artefact_dir) / "exhibits"
+        probe = new_code_cell(exhibits.export_snippet(names, folder))
+        super().preprocess_cell(probe, resources, index)
 
     def _move_all(self, dest: Path) -> None:
         live = Path(self.artefact_dir)
