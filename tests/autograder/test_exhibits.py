@@ -199,7 +199,8 @@ def test_a_lambda_of_the_official_code_runs_on_the_students_object(tmp_path):
     """Official code reads an attribute of a student object through a lambda given to a check."""
 
     class Optimizer:
-        param_groups = [{"lr": 0.1}]
+        def __init__(self) -> None:
+            self.param_groups = [{"lr": 0.1}]
 
     folder = tmp_path / "cell" / "exhibits"
     exhibits.export(["optimizer"], {"optimizer": Optimizer()}, folder)
