@@ -380,7 +380,9 @@ def test_feedback_hides_hidden_tests_and_numbers(graded):
         assert not numbers & set(secrets.hidden_numbers), page
         assert "### BEGIN HIDDEN TESTS" not in text
     page = course / "feedback" / "{}" / A / f"{A}.html"
-    assert "clean Python process" in feedback.visible_text(Path(str(page).format("patched")).read_text())
+    assert "clean Python process" in feedback.visible_text(
+        Path(str(page).format("patched")).read_text()
+    )
     # A failed hidden test says so without its inputs or expected values.
     unclipped = feedback.visible_text(Path(str(page).format("unclipped")).read_text())
     assert "hidden inputs" in unclipped
