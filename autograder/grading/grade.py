@@ -241,6 +241,7 @@ def grade(
                 hide=hide,
                 threads=threads,
                 secret=secret,
+                strip_hidden=not spec.hidden_tests_in_kernel,
             )
             for student, files, sha in todo
         ]

@@ -107,6 +107,8 @@ class Job:
         Threads for BLAS/OpenMP in the kernel (cores shared by the concurrent workers).
     secret : str
         The grader's secret (:mod:`autograder.grading.secret`), for the clean process only.
+    strip_hidden : bool
+        The kernel runs test cells without their hidden region (every test cell is measured).
     """
 
     assignment: str
@@ -121,6 +123,7 @@ class Job:
     hide: tuple[str, ...] = ()
     threads: int = 1
     secret: str = ""
+    strip_hidden: bool = False
 
 
 @dataclass
@@ -238,6 +241,7 @@ def _config(job: Job, d: dict[str, Path], kernel_name: str, measure_argv: list[s
         f"c.GuardedExecute.records_dir = {str(d['private'] / 'records')!r}",
         f"c.GuardedExecute.kill_marker = {str(d['private'] / 'killed.txt')!r}",
         "c.GuardedExecute.startup_timeout = 120",
+        f"c.GuardedExecute.strip_hidden = {bool(job.strip_hidden)!r}",
         f"c.Recheck.records_dir = {str(d['private'] / 'records')!r}",
         f"c.Recheck.work_dir = {str(d['private'] / 'recheck')!r}",
         f"c.Recheck.python = {sys.executable!r}",

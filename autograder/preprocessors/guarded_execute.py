@@ -21,8 +21,8 @@ from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_code_cell
 from nbgrader import utils
-from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer, Unicode
+from nbgrader.preprocessors import ClearHiddenTests, Execute
+from traitlets import Bool, Float, Integer, Unicode
 
 NOT_RUN_TIME = (
     "Not run: the notebook reached its time limit of {limit:.0f} s before this cell. Make "
@@ -73,6 +73,11 @@ class GuardedExecute(Execute):
     kill_marker = Unicode("", help="File where the watchdog explains a memory kill.").tag(
         config=True
     )
+    strip_hidden = Bool(
+        False,
+        help="Run test cells in the kernel without their hidden region (the clean process runs "
+        "the whole cell): for assignments whose test cells are all measured.",
+    ).tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict, km=None):
         self._deadline: float | None = None
@@ -171,9 +176,12 @@ class GuardedExecute(Execute):
             self._quarantine()
         self._cell_bytes = 0
         self._capped = False
+        official = cell.source
         try:
             if is_test:
                 self._export(cell, resources, index)
+                if self.strip_hidden:
+                    ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             why = self._death_reason()
@@ -186,6 +194,7 @@ class GuardedExecute(Execute):
             self._stopped = NOT_RUN_DEAD.format(why="it did not stop when interrupted")
             self._kill_kernel()
         finally:
+            cell.source = official
             if is_test:
                 self._collect(cell.metadata["nbgrader"]["grade_id"])
         return cell, resources

@@ -112,6 +112,8 @@ def test_references_get_their_scores(graded):
     scores = _scores(result)
     assert scores["honest"] == DESERVED["honest"]
     assert scores["empty"] == DESERVED["empty"]
+    honest = next(o for o in result.outcomes if o.student == "honest")
+    assert honest.rechecks and all(v["measured"] for v in honest.rechecks.values())
 
 
 @pytest.mark.parametrize("student", [s for s in DESERVED if s not in ("honest", "empty")])
