@@ -12,7 +12,6 @@ re-exports the public names of both, so ``from autograder import leaderboard`` r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ from autograder.leaderboard.ranking import (
     twin_challenge_labels,
 )
 from autograder.leaderboard.report import (
+    LeaderboardResult,
     figure_png,
     format_table,
     plot_auc_bars,
@@ -79,27 +79,6 @@ __all__ = [
 ]
 
 TOP_CURVES = 5  # entries whose rejection curve is drawn
-
-
-@dataclass
-class LeaderboardResult:
-    """What :func:`leaderboard` produced: the ranking, the files not ranked, the files written."""
-
-    assignment: str
-    n_jets: int
-    entries: list[Entry] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    outputs: dict[str, Path] = field(default_factory=dict)
-
-    def summary(self) -> str:
-        """The printed report: the table, the files not ranked, the files written."""
-        lines = [
-            f"Leaderboard of {self.assignment}: {len(self.entries)} entries ranked on "
-            f"{self.n_jets} challenge jets",
-            format_table(self.entries, self.rejected),
-        ]
-        lines += [f"wrote {path}" for path in self.outputs.values()]
-        return "\n".join(lines)
 
 
 # --- the command -------------------------------------------------------------------------------
