@@ -157,6 +157,13 @@ class _Writer:
         if isinstance(obj, np.generic) and type(obj).__module__ == "numpy":
             return {"t": "npscalar", "a": self.array(np.asarray(obj))}
         if type(obj) is np.ndarray:
+            if (
+                obj.dtype.kind == "O"
+                and obj.size <= 100_000
+                and all(isinstance(x, str) for x in obj.flat)
+            ):
+                # e.g. a fitted scaler's feature_names_in_
+                return {"t": "strobjects", "v": obj.ravel().tolist(), "shape": list(obj.shape)}
             return self.array(obj)
         if isinstance(obj, np.dtype):
             return {"t": "npdtype", "v": obj.str}
@@ -360,6 +367,10 @@ class _Reader:
             return self.array(node["a"])[()]
         if t == "ndarray":
             return self.array(node)
+        if t == "strobjects":
+            out = np.empty(len(node["v"]), dtype=object)
+            out[:] = [str(x) for x in node["v"]]
+            return out.reshape(node["shape"])
         if t == "npdtype":
             return np.dtype(node["v"])
         if t in ("list", "tuple", "set", "frozenset"):

@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -I -m autograder.grading.measure JOB_DIR", file=sys.stderr)
         return 2
     folder = Path(args[0])
+    # Like the kernel: modules of the student's working folder import (``-I`` left it out).
+    sys.path.insert(0, os.getcwd())
     out = folder / RESULTS
     out.mkdir(exist_ok=True)
     writer = exhibits._Writer(out)

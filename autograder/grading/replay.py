@@ -353,15 +353,17 @@ class MeasuredCapture:
 
     calls: list[list[Any]] = field(default_factory=list)
     verdict: CellVerdict | None = None
+    #: The student object the official code used outside a check (the cell is not measurable).
+    used_directly: str = ""
 
 
-def capture_measured(source: str, exhibits_dir: Path) -> MeasuredCapture | None:
+def capture_measured(source: str, exhibits_dir: Path) -> MeasuredCapture:
     """Run the whole official source here, hidden part included, on the student's exhibits.
 
     Plain data is real; every check's ``derive`` step that needs the student's code is kept for
-    the measurement process. Returns None when the official source uses a code object of the
-    student outside a check (it calls or inspects it directly): such a cell is judged from the
-    kernel's records instead (:func:`recheck_cell`), and the course's tests list it.
+    the measurement process. When the official source uses a code object of the student outside
+    a check (it calls or inspects it directly), ``used_directly`` names it: such a cell is judged
+    from the kernel's records instead (:func:`recheck_cell`), and the course's tests list it.
     """
     from autograder.grading import exhibits
 
@@ -395,8 +397,8 @@ def capture_measured(source: str, exhibits_dir: Path) -> MeasuredCapture | None:
     try:
         with _recording(recorder):
             exec(compile(source, "<official test cell>", "exec"), namespace)
-    except exhibits.NeedsMeasurement:
-        return None
+    except exhibits.NeedsMeasurement as exc:
+        return MeasuredCapture(used_directly=str(exc))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         capture.verdict = CellVerdict(False, OFFICIAL_RAISED.format(error=error), measured=True)
@@ -430,27 +432,43 @@ def measured_cell(source: str, exhibits_dir: Path, measurer: Measurer) -> CellVe
     """:func:`capture_measured`, :func:`measure_pending` and :func:`judge_measured` for one cell
     (None: the cell is judged from the records)."""
     capture = capture_measured(source, exhibits_dir)
-    if capture is None:
+    if capture.used_directly:
         return None
     measure_pending([capture], measurer)
     return judge_measured(capture)
 
 
-def judge_cells(cells: list[Mapping[str, Any]], measurer: Measurer) -> dict[str, CellVerdict]:
+NOT_MEASURABLE = (
+    "The grader could not judge this test cell: its official code uses your {name} directly, and "
+    "the kernel did not run its hidden part. Tell your instructor (the course's test cell must "
+    "pass {name} to a check)."
+)
+
+
+def judge_cells(
+    cells: list[Mapping[str, Any]], measurer: Measurer, *, hidden_ran_in_kernel: bool = True
+) -> dict[str, CellVerdict]:
     """The clean verdicts of a notebook's test cells, by grade id: measured from the exhibits
     where the official source allows it (one measurement process for all of them), else
-    re-judged from the kernel's records."""
+    re-judged from the kernel's records. Without the hidden part in the kernel
+    (``hidden_ran_in_kernel=False``) the records are incomplete: a cell with a hidden part that
+    cannot be measured fails, saying why."""
     captures: dict[str, MeasuredCapture] = {}
     verdicts: dict[str, CellVerdict] = {}
     for cell in cells:
         folder = Path(cell["records"])
-        capture = None
+        capture = MeasuredCapture(used_directly="exhibits")
         if (folder / "exhibits" / "exhibits.json").is_file():
             capture = capture_measured(cell["source"], folder / "exhibits")
-        if capture is None:
-            verdicts[cell["grade_id"]] = recheck_cell(cell["source"], folder)
-        else:
+        if not capture.used_directly:
             captures[cell["grade_id"]] = capture
+            continue
+        verdict = recheck_cell(cell["source"], folder)
+        verdict.detail = f"not measured: the official code uses {capture.used_directly} directly"
+        if not hidden_ran_in_kernel and "HIDDEN TESTS" in cell["source"]:
+            verdict.passed = False
+            verdict.message = NOT_MEASURABLE.format(name=capture.used_directly)
+        verdicts[cell["grade_id"]] = verdict
     measure_pending(list(captures.values()), measurer)
     for grade_id, capture in captures.items():
         verdicts[grade_id] = judge_measured(capture)
@@ -498,7 +516,9 @@ def main(argv: list[str] | None = None) -> int:
         timeout=float(job.get("measure_timeout", 300.0)),
     )
     try:
-        verdicts = judge_cells(job["cells"], measurer)
+        verdicts = judge_cells(
+            job["cells"], measurer, hidden_ran_in_kernel=not job.get("strip_hidden", False)
+        )
     except Exception:
         traceback.print_exc()
         return 1

@@ -242,6 +242,7 @@ def _config(job: Job, d: dict[str, Path], kernel_name: str, measure_argv: list[s
         f"c.GuardedExecute.kill_marker = {str(d['private'] / 'killed.txt')!r}",
         "c.GuardedExecute.startup_timeout = 120",
         f"c.GuardedExecute.strip_hidden = {bool(job.strip_hidden)!r}",
+        f"c.Recheck.strip_hidden = {bool(job.strip_hidden)!r}",
         f"c.Recheck.records_dir = {str(d['private'] / 'records')!r}",
         f"c.Recheck.work_dir = {str(d['private'] / 'recheck')!r}",
         f"c.Recheck.python = {sys.executable!r}",

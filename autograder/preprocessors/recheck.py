@@ -23,7 +23,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, List, Unicode
+from traitlets import Bool, Float, List, Unicode
 
 from autograder.grading.limits import THREAD_VARS, tail
 from autograder.preprocessors.guarded_execute import _error
@@ -47,6 +47,9 @@ class Recheck(NbGraderPreprocessor):
         Unicode(), help="Command of the sandboxed measurement process, with {job}."
     ).tag(config=True)
     measure_cwd = Unicode("", help="The kernel's working folder.").tag(config=True)
+    strip_hidden = Bool(
+        False, help="The kernel ran test cells without their hidden region (GuardedExecute)."
+    ).tag(config=True)
     secret_file = Unicode(
         "", help="File holding the grader's secret (for hidden events), given to the clean process."
     ).tag(config=True)
@@ -85,6 +88,7 @@ class Recheck(NbGraderPreprocessor):
             job["measure_argv"] = list(self.measure_argv)
         if self.measure_cwd:
             job["measure_cwd"] = self.measure_cwd
+        job["strip_hidden"] = bool(self.strip_hidden)
         job_path.write_text(json.dumps(job))
         if cells:
             log_path = work / f"{stem}.recheck.log"

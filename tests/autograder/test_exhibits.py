@@ -25,11 +25,13 @@ def test_plain_data_comes_back_equal_and_no_pickle_is_written(tmp_path):
     frame = pd.DataFrame(X, columns=["a", "b", "c"], index=np.arange(50) * 2)
     frame["label"] = ["s", "b"] * 25
     scaler = StandardScaler().fit(X)
+    named = StandardScaler().fit(frame[["a", "b"]])  # feature_names_in_: an object array
     ns = {
         "X": X,
         "frame": frame,
         "series": frame["a"],
         "scaler": scaler,
+        "named": named,
         "mixed": {"k": [1, 2.5, None, "x"], 3: (True, np.float32(1.5))},
         "features": ("a", "b"),
         "np": np,
@@ -39,6 +41,10 @@ def test_plain_data_comes_back_equal_and_no_pickle_is_written(tmp_path):
     pd.testing.assert_frame_equal(back["frame"], frame)
     pd.testing.assert_series_equal(back["series"], frame["a"])
     np.testing.assert_allclose(back["scaler"].transform(X), scaler.transform(X))
+    assert not isinstance(back["named"], exhibits.Code)
+    np.testing.assert_allclose(
+        back["named"].transform(frame[["a", "b"]]), named.transform(frame[["a", "b"]])
+    )
     assert back["mixed"] == {"k": [1, 2.5, None, "x"], 3: (True, np.float32(1.5))}
     assert back["features"] == ("a", "b") and back["np"] is np
     assert not list((tmp_path / "ex").glob("*.pkl"))

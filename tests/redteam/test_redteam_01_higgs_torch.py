@@ -26,8 +26,8 @@ from pathlib import Path
 import cheats
 import nbformat
 import pytest
+from assignment_harness import autograded_points, grade_class
 from assignment_harness import cell as _cell
-from assignment_harness import grade_class
 from assignment_harness import replace as _replace
 from course_fixtures import scratch_course, student_solution
 from nbgrader.api import Gradebook
@@ -118,13 +118,14 @@ def graded(repo_root, tmp_path_factory):
     build_class(course, base / "class")
     result = grade_class(A, base / "class", course, notebook_timeout=1500)
     totals = {o.student: float(o.total) for o in result.outcomes}
-    return course, result, totals
+    points = autograded_points(course / "source" / A / f"{A}.ipynb")
+    return course, result, totals, points
 
 
 def test_references(graded):
-    _, result, totals = graded
+    _, result, totals, points = graded
     honest = next(o for o in result.outcomes if o.student == "honest")
-    assert totals["honest"] == honest.max_total, honest.scores
+    assert {k: honest.scores.get(k) for k in points} == points
     assert totals["untrained"] < totals["honest"]
     # Every test cell of 01 is judged from the student's objects, none from the kernel's records.
     unmeasured = [g for g, v in honest.rechecks.items() if not v.get("measured")]
@@ -133,7 +134,7 @@ def test_references(graded):
 
 @pytest.mark.parametrize("student", CHEATS)
 def test_no_cheat_scores_above_the_untrained_reference(graded, student):
-    course, result, totals = graded
+    course, result, totals, _ = graded
     assert student in result.graded, result.failed.get(student)
     deserved = totals["untrained"]
     assert totals[student] <= deserved, (student, totals[student], deserved)
