@@ -74,7 +74,12 @@ def test_cap_death_and_record_filing(tmp_path: Path):
     assert _errors(cells[3]) == [("KernelDied", marker.read_text())]
     ((ename, evalue),) = _errors(cells[4])
     assert ename == "CellNotRun" and "kernel had stopped" in evalue
-    assert sorted(p.name for p in (records / "first_test").iterdir()) == ["000001-x.json"]
+    # The test cell's records, and the exhibits of the names it reads (exported before it ran).
+    assert sorted(p.name for p in (records / "first_test").iterdir()) == [
+        "000001-x.json",
+        "exhibits",
+    ]
+    assert (records / "first_test" / "exhibits" / "exhibits.json").is_file()
     assert [p.name for p in (records / "_outside_test_cells").iterdir()] == ["junk.json"]
     assert list(live.iterdir()) == []
 
