@@ -215,6 +215,7 @@ class _Writer:
                 "columns": self.value(list(obj.columns), depth + 1),
                 "data": [self._column(obj.iloc[:, i]) for i in range(obj.shape[1])],
                 "index": self._index(obj.index, depth),
+                "attrs": self._attrs(obj, depth),
             }
         if type(obj) is pd.Series:
             return {
@@ -222,10 +223,18 @@ class _Writer:
                 "name": self.value(obj.name, depth + 1),
                 "data": self._column(obj),
                 "index": self._index(obj.index, depth),
+                "attrs": self._attrs(obj, depth),
             }
         if isinstance(obj, pd.Index) and not isinstance(obj, pd.MultiIndex):
             return self._index(obj, depth)
         raise Unexportable(f"a pandas {type(obj).__name__}")
+
+    def _attrs(self, obj: Any, depth: int) -> dict | None:
+        """``DataFrame.attrs`` when it is plain data (e.g. a table's baseline), else None."""
+        try:
+            return self.value(dict(obj.attrs), depth + 1) if obj.attrs else None
+        except Unexportable:
+            return None
 
     def _column(self, col: Any) -> dict:
         values = col.to_numpy()
@@ -437,12 +446,14 @@ class _Reader:
             return pd.Index(self.value(node["data"]), name=self.value(node["name"]))
         index = self._pandas(node["index"])
         if t == "series":
-            return pd.Series(self.value(node["data"]), index=index, name=self.value(node["name"]))
-        columns = self.value(node["columns"])
-        data = {i: self.value(col) for i, col in enumerate(node["data"])}
-        frame = pd.DataFrame(data, index=index)
-        frame.columns = pd.Index(columns)
-        return frame
+            out = pd.Series(self.value(node["data"]), index=index, name=self.value(node["name"]))
+        else:
+            data = {i: self.value(col) for i, col in enumerate(node["data"])}
+            out = pd.DataFrame(data, index=index)
+            out.columns = pd.Index(self.value(node["columns"]))
+        if node.get("attrs"):
+            out.attrs = self.value(node["attrs"])
+        return out
 
 
 def _device_available(device: str) -> bool:

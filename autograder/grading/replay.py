@@ -460,6 +460,15 @@ def judge_cells(
         capture = MeasuredCapture(used_directly="exhibits")
         if (folder / "exhibits" / "exhibits.json").is_file():
             capture = capture_measured(cell["source"], folder / "exhibits")
+        stopped = capture.verdict is not None and capture.verdict.measured
+        if stopped and hidden_ran_in_kernel:
+            # The official code stopped on the exhibits (a file it reads from the kernel's folder,
+            # an attribute that did not travel): where the kernel ran the whole cell, its records
+            # are complete, and the cell is judged from them as before.
+            verdict = recheck_cell(cell["source"], folder)
+            verdict.detail = f"not measured: {capture.verdict.message}"
+            verdicts[cell["grade_id"]] = verdict
+            continue
         if not capture.used_directly:
             captures[cell["grade_id"]] = capture
             continue

@@ -24,6 +24,7 @@ def test_plain_data_comes_back_equal_and_no_pickle_is_written(tmp_path):
     X = rng.normal(size=(50, 3))
     frame = pd.DataFrame(X, columns=["a", "b", "c"], index=np.arange(50) * 2)
     frame["label"] = ["s", "b"] * 25
+    frame.attrs["baseline"] = 0.75
     scaler = StandardScaler().fit(X)
     named = StandardScaler().fit(frame[["a", "b"]])  # feature_names_in_: an object array
     ns = {
@@ -39,6 +40,7 @@ def test_plain_data_comes_back_equal_and_no_pickle_is_written(tmp_path):
     back = _roundtrip(tmp_path, ns)
     np.testing.assert_array_equal(back["X"], X)
     pd.testing.assert_frame_equal(back["frame"], frame)
+    assert back["frame"].attrs == {"baseline": 0.75}
     pd.testing.assert_series_equal(back["series"], frame["a"])
     np.testing.assert_allclose(back["scaler"].transform(X), scaler.transform(X))
     assert not isinstance(back["named"], exhibits.Code)
