@@ -22,7 +22,11 @@ def cmd_release(args: argparse.Namespace) -> int:
     from autograder.release import generate
 
     nbgrader_cli.ensure_on_path()
-    result = generate.release(args.assignments or None, root=args.root)
+    try:
+        result = generate.release(args.assignments or None, root=args.root)
+    except generate.ReleaseError as exc:
+        print(f"hepml release: {exc}", file=sys.stderr)
+        return 2
     print(result.summary())
     return 0
 

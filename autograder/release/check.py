@@ -6,7 +6,9 @@ Fails, naming the file and the cell, when
   text file (nbgrader copies every file of a source folder, not only notebooks);
 - a source notebook carries outputs or execution counts;
 - grade ids are not unique;
-- the points of a notebook's graded cells disagree with ``course/manifest.toml``.
+- the points of a notebook's graded cells disagree with ``course/manifest.toml``;
+- the manifest names no student copy, or pins it to a branch rather than a tag or commit
+  (unless ``allow_unpinned_ref = true``).
 """
 
 from __future__ import annotations
@@ -232,6 +234,9 @@ def check(assignments: list[str] | None = None, *, root: Path | None = None) -> 
     root = course.root
     ids = assignments or course.ids
     problems: list[Problem] = []
+    setup_problem = course.student_copy_problem()
+    if setup_problem:
+        problems.append(Problem(Path("course/manifest.toml"), "", setup_problem))
     sources = []
     for assignment_id in ids:
         a = course.assignment(assignment_id)
@@ -260,22 +265,14 @@ def check(assignments: list[str] | None = None, *, root: Path | None = None) -> 
                     f"bonus cells carry {bonus:g} points, course/manifest.toml says {a.bonus_points:g}",
                 )
             )
-        want_setup = release.setup_cell_source(course.colab_install)
         nb = nbformat.read(src, as_version=4)
-        setup = [c for c in nb.cells if release.SETUP_TAG in c.metadata.get("tags", [])]
-        if not setup:
+        if not any(release.SETUP_TAG in c.metadata.get("tags", []) for c in nb.cells):
             problems.append(Problem(src.relative_to(root), "", "no cell tagged 'colab-setup'"))
-        elif setup[0].source != want_setup:
-            problems.append(
-                Problem(
-                    src.relative_to(root),
-                    "colab-setup cell",
-                    "differs from the manifest's colab_install: run hepml release",
-                )
-            )
         with tempfile.TemporaryDirectory(prefix="hepml-check-") as tmp:
             try:
-                fresh = release.generate(a.id, root=root, release_dir=Path(tmp))
+                fresh = release.generate(
+                    a.id, root=root, release_dir=Path(tmp), colab_install=course.colab_install
+                )
             except Exception as exc:
                 problems.append(
                     Problem(src.relative_to(root), "", f"nbgrader cannot release it: {exc}")
