@@ -42,6 +42,9 @@ class Problem:
     path: Path
     where: str
     message: str
+    #: for a leak: its kind ("solution text", "hidden test", "hidden value") and the secret found
+    kind: str = ""
+    secret: str = ""
 
     def __str__(self) -> str:
         return f"{self.path}{' ' + self.where if self.where else ''}: {self.message}"
@@ -180,7 +183,9 @@ def find_leaks(release_dir: Path, secrets: Secrets, *, root: Path) -> list[Probl
                     # calls ("lowest[name],") occur in ordinary code
                     if line in lines or (len(line) >= MIN_SUBSTRING_LEAK and line in text):
                         problems.append(
-                            Problem(rel, where, f"{kind} leaked (from {origin}): {line!r}")
+                            Problem(
+                                rel, where, f"{kind} leaked (from {origin}): {line!r}", kind, line
+                            )
                         )
             for number in set(_NUMBER.findall(text)) & secrets.hidden_numbers.keys():
                 problems.append(
@@ -188,6 +193,8 @@ def find_leaks(release_dir: Path, secrets: Secrets, *, root: Path) -> list[Probl
                         rel,
                         where,
                         f"hidden value {number} leaked (from {secrets.hidden_numbers[number]})",
+                        "hidden value",
+                        number,
                     )
                 )
     return problems
