@@ -22,7 +22,11 @@ def cmd_release(args: argparse.Namespace) -> int:
     from autograder.release import generate
 
     nbgrader_cli.ensure_on_path()
-    result = generate.release(args.assignments or None, root=args.root)
+    try:
+        result = generate.release(args.assignments or None, root=args.root)
+    except generate.ReleaseError as exc:
+        print(f"hepml release: {exc}", file=sys.stderr)
+        return 2
     print(result.summary())
     return 0
 
@@ -42,6 +46,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from autograder.course import manifest, nbgrader_cli
+    from autograder.release import publish
+
+    nbgrader_cli.ensure_on_path()
+    try:
+        result = publish.publish(args.out, root=args.root)
+    except (publish.PublishError, manifest.ManifestError) as exc:
+        print(f"hepml publish: {exc}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0
+
+
 def _add_course_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("release", help="regenerate release/ from source/ through nbgrader")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
@@ -51,6 +69,17 @@ def _add_course_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser(
+        "publish",
+        help="write the student copy (release notebooks + package), refused if anything leaks",
+        description="Write the student copy of the course into OUT: the release notebooks, the "
+        "helpers and autograder packages, a student README, environment.yml, binder/, "
+        "pyproject.toml and constraints.txt; never source/, course/, tests/ or bench/. Every "
+        "file is scanned for solution text, hidden tests and hidden numbers first; a leaking "
+        "copy is not written (exit 2).",
+    )
+    p.add_argument("out", type=Path, metavar="OUT", help="the student copy's folder")
+    p.set_defaults(func=cmd_publish)
 
 
 # -- grade, feedback, export ----------------------------------------------------------------
@@ -234,9 +263,19 @@ def cmd_challenge(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from autograder.demo import run as demo
-    from autograder.demo import verdicts as demo_verdicts
-    from autograder.demo.plan import DemoConfigError
+    try:
+        from autograder.demo import run as demo
+        from autograder.demo import verdicts as demo_verdicts
+        from autograder.demo.plan import DemoConfigError
+    except ModuleNotFoundError as exc:  # the student copy (hepml publish) leaves the demo out
+        if exc.name not in ("autograder.demo", "autograder.demo.run"):
+            raise
+        print(
+            "hepml demo: runs in the instructor repository only (it needs source/ and "
+            "course/demo.toml)",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         result = demo.demo(

@@ -7,19 +7,33 @@ import platform
 import sys
 from dataclasses import dataclass, field
 
-# (import name, distribution shown to the student, needed for)
+# (import name, distribution shown to the student, needed for): every package a notebook imports
+# (tests/helpers/test_environment.py keeps it so) and the data libraries the helpers load with.
 PACKAGES = (
     ("numpy", "numpy", "everything"),
     ("pandas", "pandas", "tables of events"),
+    ("scipy", "scipy", "fits and statistics in the helpers"),
     ("h5py", "h5py", "HDF5 files"),
+    ("tables", "tables", "pandas HDF5 files (PyTables)"),
     ("uproot", "uproot", "ROOT files"),
+    ("awkward", "awkward", "ROOT files with variable-length branches"),
+    ("pooch", "pooch", "downloading the real datasets"),
     ("sklearn", "scikit-learn", "splits, scalers, ROC curves"),
     ("matplotlib", "matplotlib", "plots"),
     ("torch", "torch", "the PyTorch assignments"),
+    ("torchinfo", "torchinfo", "model summaries in the PyTorch assignments"),
     ("tensorflow", "tensorflow", "the Keras assignments"),
+    ("keras", "keras", "the Keras assignments"),
     ("helpers", "hepml-course", "the course helpers"),
     ("autograder", "hepml-course", "the checks in test cells"),
 )
+#: Packages checked only when their framework is: importing TensorFlow takes several seconds.
+FRAMEWORK_OF = {
+    "torch": "torch",
+    "torchinfo": "torch",
+    "tensorflow": "tensorflow",
+    "keras": "tensorflow",
+}
 
 MIN_PYTHON = (3, 11)
 
@@ -38,10 +52,12 @@ def where_am_i() -> str:
 FIXES = {
     "colab": "Run the first cell of the notebook again (it installs the course), then "
     "Runtime > Restart session.",
-    "jupyterhub": "Choose the 'hepml' kernel (Kernel > Change kernel). If it is missing, open a "
-    "terminal and run: conda env update -f environment.yml, then restart the kernel.",
+    "jupyterhub": "Choose the 'Python 3 (ipykernel)' kernel, python3 (Kernel > Change kernel). If "
+    "a package is still missing, open a terminal in the course folder and run: conda env update -f "
+    "environment.yml && python -m pip install --no-deps . then restart the kernel.",
     "local": "In the course folder run `make test` once (it builds .venv), then start Jupyter "
-    "from .venv/bin/jupyter lab, or `pip install -e '.[all]'` into your environment.",
+    "from .venv/bin/jupyter lab, or `pip install -c constraints.txt '.[all]'` into your "
+    "environment.",
 }
 
 
@@ -125,7 +141,7 @@ def check_environment(frameworks: tuple[str, ...] = ("torch", "tensorflow")) -> 
         python_ok=sys.version_info[:2] >= MIN_PYTHON,
     )
     for module, shown, purpose in PACKAGES:
-        if module in ("torch", "tensorflow") and module not in frameworks:
+        if module in FRAMEWORK_OF and FRAMEWORK_OF[module] not in frameworks:
             continue
         version, error = _probe(module)
         report.items.append(

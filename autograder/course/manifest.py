@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
+
+from packaging.version import InvalidVersion, Version
 
 FRAMEWORKS = ("none", "torch", "keras")
+#: The distribution and extra that the Colab setup cell installs from the student copy.
+COLAB_REQUIREMENT = "hepml-course[colab]"
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -34,15 +41,71 @@ class Assignment:
         return root / "release" / self.id / f"{self.id}.ipynb"
 
 
+def ref_problem(ref: str) -> str | None:
+    """Why ``ref`` does not pin the student copy, or None when it does.
+
+    A ref is pinned when it is a full 40-digit commit hash or a version tag (``v1.0``,
+    ``2026.1``, ``v0.3.0rc1``: anything PEP 440 reads as a version). A branch such as ``main``
+    is not: it moves under the students in the middle of a term.
+    """
+    if _COMMIT.fullmatch(ref):
+        return None
+    try:
+        Version(ref)
+    except InvalidVersion:
+        return (
+            f"student_copy_ref {ref!r} is not pinned: use a version tag (v1.0, 2026.1) or a full "
+            "40-digit commit hash of the student copy"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class StudentCopy:
+    """Where students install the course from: the published copy (``hepml publish``) and a ref."""
+
+    url: str
+    ref: str
+    allow_unpinned: bool = False
+
+    @property
+    def install_spec(self) -> str:
+        """The pip requirement of the Colab setup cell: the ``colab`` extra at this ref."""
+        return f"{COLAB_REQUIREMENT} @ git+{self.url}@{self.ref}"
+
+    def pin_problem(self, *, strict: bool = False) -> str | None:
+        """Why the ref is unpinned, unless the manifest allows it (``strict`` ignores that)."""
+        problem = ref_problem(self.ref)
+        if problem is None or strict:
+            return problem
+        if self.allow_unpinned:
+            return None
+        return f"{problem} (or set allow_unpinned_ref = true under [course] while in development)"
+
+
 @dataclass(frozen=True)
 class Course:
-    """The whole course: its id, title, Colab install spec and assignments in order."""
+    """The whole course: its id, title, student copy and assignments in order."""
 
     root: Path
     id: str
     title: str
-    colab_install: str
+    student_copy: StudentCopy | None
     assignments: tuple[Assignment, ...]
+
+    @property
+    def colab_install(self) -> str:
+        """What the Colab setup cell pip-installs; empty when the manifest names no student copy."""
+        return self.student_copy.install_spec if self.student_copy else ""
+
+    def student_copy_problem(self, *, strict: bool = False) -> str | None:
+        """Why the Colab setup cell cannot be written from this manifest, or None."""
+        if self.student_copy is None:
+            return (
+                "no student copy: set student_copy_url and student_copy_ref under [course] "
+                "(the Colab setup cell installs from them)"
+            )
+        return self.student_copy.pin_problem(strict=strict)
 
     def assignment(self, assignment_id: str) -> Assignment:
         """The assignment with this id; a ``KeyError`` naming the known ids otherwise."""
@@ -85,6 +148,7 @@ def load(root: Path | None = None) -> Course:
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path}: not valid TOML ({exc})") from None
     course = data.get("course", {})
+    student_copy = _student_copy(course, path)
     entries = data.get("assignments", [])
     if not entries:
         raise ManifestError(f"{path}: no [[assignments]] entries")
@@ -123,6 +187,29 @@ def load(root: Path | None = None) -> Course:
         root=root,
         id=str(course.get("id", "hepml")),
         title=str(course.get("title", "")),
-        colab_install=str(course.get("colab_install", "")),
+        student_copy=student_copy,
         assignments=tuple(assignments),
     )
+
+
+def _student_copy(course: dict, path: Path) -> StudentCopy | None:
+    if "colab_install" in course:
+        raise ManifestError(
+            f"{path}: [course] colab_install is replaced by student_copy_url and student_copy_ref "
+            "(the setup cell installs hepml-course[colab] from them)"
+        )
+    url, ref = course.get("student_copy_url"), course.get("student_copy_ref")
+    if url is None and ref is None:
+        return None
+    for key, value in (("student_copy_url", url), ("student_copy_ref", ref)):
+        if not isinstance(value, str) or not value.strip():
+            raise ManifestError(f"{path}: [course] {key} missing or not a string")
+    if urlparse(url).scheme not in ("https", "http", "ssh", "file") or url.endswith("/"):
+        raise ManifestError(
+            f"{path}: [course] student_copy_url {url!r} must be a git URL such as "
+            "https://github.com/ORG/REPO.git"
+        )
+    allow = course.get("allow_unpinned_ref", False)
+    if not isinstance(allow, bool):
+        raise ManifestError(f"{path}: [course] allow_unpinned_ref must be true or false")
+    return StudentCopy(url=url, ref=ref.strip(), allow_unpinned=allow)

@@ -58,7 +58,6 @@ ENV_KEEP = (
     "LD_LIBRARY_PATH",
     "VIRTUAL_ENV",
     "PYTHONHASHSEED",
-    "MPLBACKEND",
 )
 ENV_PREFIXES = (
     "LC_",
@@ -190,7 +189,8 @@ def _environment(threads: int) -> dict[str, str]:
         [bindir, *[p for p in env.get("PATH", "").split(os.pathsep) if p and p != bindir]]
     )
     env.setdefault("PYTHONHASHSEED", "0")
-    env.setdefault("MPLBACKEND", "Agg")
+    # No MPLBACKEND (not even the grader's own): ipykernel then installs its inline backend, so
+    # graded notebooks and feedback keep their figures.
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The cores are shared among the workers: a kernel gets its share, or fewer threads when the
     # grader's environment asks for fewer (never more: two workers with two threads each on two

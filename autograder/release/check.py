@@ -6,7 +6,9 @@ Fails, naming the file and the cell, when
   text file (nbgrader copies every file of a source folder, not only notebooks);
 - a source notebook carries outputs or execution counts;
 - grade ids are not unique;
-- the points of a notebook's graded cells disagree with ``course/manifest.toml``.
+- the points of a notebook's graded cells disagree with ``course/manifest.toml``;
+- the manifest names no student copy, or pins it to a branch rather than a tag or commit
+  (unless ``allow_unpinned_ref = true``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class Problem:
     path: Path
     where: str
     message: str
+    #: for a leak: its kind ("solution text", "hidden test", "hidden value") and the secret found
+    kind: str = ""
+    secret: str = ""
 
     def __str__(self) -> str:
         return f"{self.path}{' ' + self.where if self.where else ''}: {self.message}"
@@ -178,7 +183,9 @@ def find_leaks(release_dir: Path, secrets: Secrets, *, root: Path) -> list[Probl
                     # calls ("lowest[name],") occur in ordinary code
                     if line in lines or (len(line) >= MIN_SUBSTRING_LEAK and line in text):
                         problems.append(
-                            Problem(rel, where, f"{kind} leaked (from {origin}): {line!r}")
+                            Problem(
+                                rel, where, f"{kind} leaked (from {origin}): {line!r}", kind, line
+                            )
                         )
             for number in set(_NUMBER.findall(text)) & secrets.hidden_numbers.keys():
                 problems.append(
@@ -186,6 +193,8 @@ def find_leaks(release_dir: Path, secrets: Secrets, *, root: Path) -> list[Probl
                         rel,
                         where,
                         f"hidden value {number} leaked (from {secrets.hidden_numbers[number]})",
+                        "hidden value",
+                        number,
                     )
                 )
     return problems
@@ -232,6 +241,9 @@ def check(assignments: list[str] | None = None, *, root: Path | None = None) -> 
     root = course.root
     ids = assignments or course.ids
     problems: list[Problem] = []
+    setup_problem = course.student_copy_problem()
+    if setup_problem:
+        problems.append(Problem(Path("course/manifest.toml"), "", setup_problem))
     sources = []
     for assignment_id in ids:
         a = course.assignment(assignment_id)
@@ -260,22 +272,14 @@ def check(assignments: list[str] | None = None, *, root: Path | None = None) -> 
                     f"bonus cells carry {bonus:g} points, course/manifest.toml says {a.bonus_points:g}",
                 )
             )
-        want_setup = release.setup_cell_source(course.colab_install)
         nb = nbformat.read(src, as_version=4)
-        setup = [c for c in nb.cells if release.SETUP_TAG in c.metadata.get("tags", [])]
-        if not setup:
+        if not any(release.SETUP_TAG in c.metadata.get("tags", []) for c in nb.cells):
             problems.append(Problem(src.relative_to(root), "", "no cell tagged 'colab-setup'"))
-        elif setup[0].source != want_setup:
-            problems.append(
-                Problem(
-                    src.relative_to(root),
-                    "colab-setup cell",
-                    "differs from the manifest's colab_install: run hepml release",
-                )
-            )
         with tempfile.TemporaryDirectory(prefix="hepml-check-") as tmp:
             try:
-                fresh = release.generate(a.id, root=root, release_dir=Path(tmp))
+                fresh = release.generate(
+                    a.id, root=root, release_dir=Path(tmp), colab_install=course.colab_install
+                )
             except Exception as exc:
                 problems.append(
                     Problem(src.relative_to(root), "", f"nbgrader cannot release it: {exc}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -17,35 +18,46 @@ from autograder.course import nbgrader_cli as nbgrader_run
 SETUP_TAG = "colab-setup"
 
 SETUP_TEMPLATE = """\
-# Setup: on Google Colab this installs the course package (and only that: Colab's own torch and
-# tensorflow stay). On JupyterHub, Binder or your laptop it does nothing.
+# Setup: on Google Colab this installs the course package and what Colab lacks (the colab extra),
+# at the version these notebooks belong to; Colab's own torch and tensorflow stay. On JupyterHub,
+# Binder or your laptop it does nothing.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", {spec!r}], check=True)"""
+    COURSE_PACKAGE = {spec}
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", COURSE_PACKAGE],
+        capture_output=True,
+        text=True,
+    )
+    if install.returncode != 0:
+        errors = [line for line in install.stderr.splitlines() if line.startswith("ERROR")]
+        print(
+            f"The course package did not install ({{errors[-1] if errors else 'pip failed'}}): "
+            "check that this runtime is online and run this cell again, or ask your instructor."
+        )"""
+
+
+class ReleaseError(ValueError):
+    """The course cannot be released as it stands; the message says what to change."""
 
 
 def setup_cell_source(colab_install: str) -> str:
-    """Source of the first code cell of every notebook, for the manifest's Colab install spec."""
-    return SETUP_TEMPLATE.format(spec=colab_install)
+    """Source of the first code cell of every student notebook, for the Colab install spec."""
+    return SETUP_TEMPLATE.format(spec=json.dumps(colab_install))
 
 
 @dataclass
 class ReleaseResult:
-    """What ``release`` did: the assignments released, files changed, source setup cells synced."""
+    """What ``release`` did: the assignments released and the files changed under release/."""
 
     released: list[str] = field(default_factory=list)
     changed: list[Path] = field(default_factory=list)
-    synced_setup: list[Path] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"released {', '.join(self.released) or 'nothing'}"]
-        if self.synced_setup:
-            lines.append(
-                "updated the Colab setup cell of " + ", ".join(map(str, self.synced_setup))
-            )
         lines.append(
             f"{len(self.changed)} file(s) changed under release/"
             if self.changed
@@ -54,22 +66,31 @@ class ReleaseResult:
         return "\n".join(lines)
 
 
-def sync_setup_cell(notebook: Path, colab_install: str) -> bool:
-    """Make the notebook's ``colab-setup`` cell match the manifest; True when the file changed."""
-    nb = nbformat.read(notebook, as_version=4)
+def write_setup_cells(folder: Path, colab_install: str) -> list[Path]:
+    """Give every notebook under ``folder`` the Colab setup cell of ``colab_install``.
+
+    The cell tagged ``colab-setup`` of a source notebook is a placeholder: the student version's
+    cell is written here, from the manifest's student copy, so it is never edited by hand and
+    never stale. Returns the notebooks changed.
+    """
     want = setup_cell_source(colab_install)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and SETUP_TAG in cell.metadata.get("tags", []):
-            if cell.source == want:
-                return False
-            cell.source = want
+    changed = []
+    for notebook in sorted(folder.rglob("*.ipynb")):
+        nb = nbformat.read(notebook, as_version=4)
+        cells = [
+            c for c in nb.cells if c.cell_type == "code" and SETUP_TAG in c.metadata.get("tags", [])
+        ]
+        if cells and any(c.source != want for c in cells):
+            for cell in cells:
+                cell.source = want
             nbformat.write(nb, notebook)
-            return True
-    return False
+            changed.append(notebook)
+    return changed
 
 
-def generate(assignment_id: str, *, root: Path, release_dir: Path) -> Path:
-    """Run nbgrader generate_assignment for one assignment into ``release_dir/<id>``."""
+def generate(assignment_id: str, *, root: Path, release_dir: Path, colab_install: str) -> Path:
+    """Run nbgrader generate_assignment for one assignment into ``release_dir/<id>``, then write
+    its Colab setup cells for ``colab_install``."""
     nbgrader_run.run(
         [
             "generate_assignment",
@@ -82,6 +103,7 @@ def generate(assignment_id: str, *, root: Path, release_dir: Path) -> Path:
         ],
         root=root,
     )
+    write_setup_cells(release_dir / assignment_id, colab_install)
     return release_dir / assignment_id
 
 
@@ -102,9 +124,7 @@ def diff_trees(expected: Path, actual: Path) -> list[str]:
     return problems
 
 
-def release(
-    assignments: list[str] | None = None, *, root: Path | None = None, sync_setup: bool = True
-) -> ReleaseResult:
+def release(assignments: list[str] | None = None, *, root: Path | None = None) -> ReleaseResult:
     """Regenerate ``release/<id>/`` for the given assignments (default: all in the manifest).
 
     Parameters
@@ -113,15 +133,22 @@ def release(
         Assignment ids; every id must be in ``course/manifest.toml``.
     root
         The course root (default: found from the working folder).
-    sync_setup
-        First make each source notebook's Colab setup cell match the manifest's install spec.
 
     Returns
     -------
     ReleaseResult
         Running it twice in a row changes nothing the second time.
+
+    Raises
+    ------
+    ReleaseError
+        When the manifest names no student copy, or pins it to a branch (see
+        :func:`autograder.course.manifest.ref_problem`) without ``allow_unpinned_ref``.
     """
     course = manifest.load(root)
+    problem = course.student_copy_problem()
+    if problem:
+        raise ReleaseError(f"course/manifest.toml: {problem}")
     ids = assignments or course.ids
     result = ReleaseResult()
     for assignment_id in ids:
@@ -131,10 +158,10 @@ def release(
             raise FileNotFoundError(
                 f"{src}: the manifest lists {a.id!r} but its notebook is missing"
             )
-        if sync_setup and sync_setup_cell(src, course.colab_install):
-            result.synced_setup.append(src.relative_to(course.root))
         with tempfile.TemporaryDirectory(prefix="hepml-release-") as tmp:
-            fresh = generate(a.id, root=course.root, release_dir=Path(tmp))
+            fresh = generate(
+                a.id, root=course.root, release_dir=Path(tmp), colab_install=course.colab_install
+            )
             target = course.root / "release" / a.id
             changes = diff_trees(fresh, target)
             if changes:

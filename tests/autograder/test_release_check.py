@@ -113,18 +113,81 @@ def test_duplicate_grade_id_and_points_mismatch(course):
     assert "graded cells carry 7 points, course/manifest.toml says 3" in text
 
 
-def test_manifest_install_spec_change_resyncs_setup_cell(course):
-    manifest_path = course / "course" / "manifest.toml"
-    manifest_path.write_text(
-        manifest_path.read_text().replace("hepml-course.git@main", "hepml-course.git@v2")
-    )
-    assert "differs from the manifest's colab_install" in _messages(
-        course_check.check(["00_setup"], root=course)
-    )
+def _set_ref(course: Path, ref: str, *extra: str) -> None:
+    path = course / "course" / "manifest.toml"
+    text = path.read_text()
+    old = next(line for line in text.splitlines() if line.startswith("student_copy_ref"))
+    path.write_text(text.replace(old, "\n".join([f"student_copy_ref = {ref!r}", *extra])))
+
+
+def test_student_copy_ref_change_rewrites_the_release_setup_cell(course):
+    source = course / "source" / "00_setup" / "00_setup.ipynb"
+    before = source.read_bytes()
+    _set_ref(course, "v2.0")
+    assert "stale against source/" in _messages(course_check.check(["00_setup"], root=course))
     result = release.release(["00_setup"], root=course)
-    assert result.synced_setup
-    assert "git@v2" in _release_nb(course).read_text()
+    assert result.changed
+    nb = nbformat.read(_release_nb(course), as_version=4)
+    setup = [c for c in nb.cells if release.SETUP_TAG in c.metadata.get("tags", [])]
+    assert len(setup) == 1
+    assert "hepml-course[colab] @ git+https://" in setup[0].source
+    assert setup[0].source.count("@v2.0") == 1
+    assert source.read_bytes() == before, "release must not edit source/"
     assert course_check.check(["00_setup"], root=course) == []
+
+
+@pytest.mark.parametrize("ref", ["main", "feature/new-data", "deadbeef"])
+def test_unpinned_student_copy_is_refused(course, ref):
+    _set_ref(course, ref)
+    with pytest.raises(release.ReleaseError, match=f"student_copy_ref {ref!r} is not pinned"):
+        release.release(["00_setup"], root=course)
+    text = _messages(course_check.check(["00_setup"], root=course))
+    assert f"course/manifest.toml: student_copy_ref {ref!r} is not pinned" in text
+
+
+def test_unpinned_student_copy_passes_when_the_manifest_allows_it(course):
+    _set_ref(course, "main", "allow_unpinned_ref = true")
+    release.release(["00_setup"], root=course)
+    assert "@main" in _release_nb(course).read_text()
+    assert course_check.check(["00_setup"], root=course) == []
+
+
+def test_hepml_release_cli_refuses_a_branch_in_one_line(course):
+    _set_ref(course, "main")
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "hepml"), "--root", str(course), "release", "00_setup"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("hepml release: course/manifest.toml: student_copy_ref 'main'")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_setup_cell_failure_prints_one_sentence(tmp_path):
+    """On a (pretend) Colab whose pip cannot install, the cell prints a sentence, no traceback."""
+    cell = release.setup_cell_source("hepml-course[colab] @ file:///nonexistent/hepml-course")
+    script = tmp_path / "colab.py"
+    script.write_text(
+        "import sys, types\nsys.modules['google.colab'] = types.ModuleType('g')\n" + cell
+    )
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull}
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout
+    assert lines[0].startswith("The course package did not install (ERROR")
+    assert lines[0].endswith("or ask your instructor.")
+
+
+def test_setup_cell_does_nothing_off_colab(tmp_path):
+    cell = release.setup_cell_source("hepml-course[colab] @ file:///nonexistent/hepml-course")
+    proc = subprocess.run([sys.executable, "-c", cell], capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
 
 
 def test_hepml_check_cli_fails_with_the_place(course):
