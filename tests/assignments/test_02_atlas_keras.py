@@ -282,3 +282,19 @@ def test_thresholds_are_the_measured_ones(repo_root):
             assert chosen[figure][variant] > max(r["auc_untrained"] for r in runs) + 0.1
         lowest_gap = min(r["overtraining_gap"] for r in runs)
         assert chosen["min_gap"] <= lowest_gap - margin["min_gap"] + 1e-9
+
+
+def test_weighted_training_window_is_the_measured_one(repo_root):
+    """The weighted-training cell accepts every measured run trained with the balanced weights and
+    rejects every run trained with the physical ones (training without weights is not caught)."""
+    record = json.loads((repo_root / "course" / "measurements" / f"{A}.json").read_text())
+    window = record["weighted_training"]
+    nb = nbformat.read(repo_root / "source" / A / f"{A}.ipynb", as_version=4)
+    source = _cell(nb, "weighted_training").source
+    assert f"expected=[{window['expected']}]" in source and f"atol={window['atol']}" in source
+    runs = window["runs"]
+    assert {r["variant"] for r in runs} == {"synthetic", "real"}
+    for run in runs:
+        for way in ("balanced", "balanced_valsplit_b256"):
+            assert abs(run[way] - window["expected"]) < window["atol"] - 0.05, (run, way)
+        assert abs(run["physical"] - window["expected"]) > window["atol"] + 0.05, run
