@@ -53,6 +53,7 @@ __all__ = [
     "AUTO_CONNECT_TIMEOUT",
     "REAL_CONNECT_TIMEOUT",
     "SOURCES",
+    "ArchiveError",
     "DownloadError",
     "fetch",
     "fetch_real",
@@ -90,6 +91,21 @@ class DownloadError(DataError):
     def __init__(self, message: str, *, url: str, reason: str) -> None:
         super().__init__(message)
         self.url = url
+        self.reason = reason
+
+
+class ArchiveError(DataError):
+    """A downloaded archive cannot give the dataset's files (unreadable, unsafe, or a member is
+    missing or ambiguous); nothing of it is kept. Under ``auto`` the twin is used instead.
+
+    Attributes
+    ----------
+    reason : str
+        Short cause, for one-line messages.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
         self.reason = reason
 
 
@@ -164,6 +180,9 @@ def fetch(
     ------
     DownloadError
         Under ``real``, when the files cannot be downloaded.
+    ArchiveError
+        Under ``real``, when a downloaded archive lacks a member or cannot be unpacked (``auto``
+        then uses the twin).
     DigestMismatchError
         Under ``real`` or ``auto``, when a download differs from its pinned digest.
     """
@@ -181,7 +200,7 @@ def fetch(
         return cached
     try:
         files = fetch_real(name, progress=progress, connect_timeout=AUTO_CONNECT_TIMEOUT)
-    except DownloadError as exc:
+    except (DownloadError, ArchiveError) as exc:
         try:
             twin = fetch_synthetic(name, seed=seed, events=events, progress=progress)
         except (KeyError, ImportError) as twin_exc:
@@ -410,22 +429,27 @@ def _unpack(dataset: Dataset, resource: Resource, archive: Path) -> dict[str, Pa
         with _quiet_pooch():
             extracted = [Path(p) for p in processor(str(archive), "download", None)]
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
-        raise DataError(f"cannot unpack {resource.filename} of {dataset.name!r}: {exc}") from exc
+        raise ArchiveError(
+            f"cannot unpack {resource.filename} of {dataset.name!r}: {exc}",
+            reason=f"cannot unpack {resource.filename}",
+        ) from exc
     by_name: dict[str, list[Path]] = {}
     for path in extracted:
         by_name.setdefault(path.name, []).append(path)
     missing = [m for m in resource.members if m not in by_name]
     if missing:
         held = ", ".join(sorted(by_name)[:20]) or "nothing"
-        raise DataError(
+        raise ArchiveError(
             f"{resource.filename} of dataset {dataset.name!r} lacks {', '.join(missing)}; "
-            f"it holds: {held}"
+            f"it holds: {held}",
+            reason=f"{resource.filename} lacks {', '.join(missing)}",
         )
     ambiguous = [m for m in resource.members if len(by_name[m]) > 1]
     if ambiguous:
-        raise DataError(
+        raise ArchiveError(
             f"{resource.filename} of dataset {dataset.name!r} holds several files named "
-            f"{', '.join(ambiguous)}"
+            f"{', '.join(ambiguous)}",
+            reason=f"{resource.filename} holds several {', '.join(ambiguous)}",
         )
     archive.unlink()
     return {m: by_name[m][0] for m in resource.members}
@@ -440,4 +464,7 @@ def _check_tar(archive: Path) -> None:
             if member.issym() or member.islnk():
                 unsafe = unsafe or member.linkname.startswith("/") or ".." in member.linkname
             if unsafe:
-                raise DataError(f"{archive.name}: refusing unsafe archive member {member.name!r}")
+                raise ArchiveError(
+                    f"{archive.name}: refusing unsafe archive member {member.name!r}",
+                    reason=f"{archive.name} holds an unsafe member",
+                )

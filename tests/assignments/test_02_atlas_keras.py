@@ -2,18 +2,27 @@
 
 The class is built from the release notebook as students would submit it:
 
-===============  ===================================================================  ==================
+===============  ===================================================================  ===================
 student          what the notebook does                                               loses
-===============  ===================================================================  ==================
+===============  ===================================================================  ===================
 correct          the solution                                                         nothing
 empty            the untouched student notebook                                       everything
 wrong            three typical mistakes at once: balances the test weights too;       balanced_weights,
                  draws the ROC and computes the AUCs without weights; fits the        weighted_roc,
-                 network on the test set (each mistake is caught by its own cell,     test_auc
+                 network on the test set (each mistake is caught by its own cell,     training_steps
                  so together they lose exactly the union of their points)
+wrong2           ``balance`` rescales ``w_train`` in place (the physical weights are  balanced_weights,
+                 lost); Δφ without the wrap-around (values up to 2π); the cut chosen  lep_dphi,
+                 on the test set; and, a right answer in another style,               significance_scan,
+                 ``validation_split=0.25`` with batches of 256 instead of             training_steps
+                 ``validation_data``: it keeps the AUC points
+nobonus          the solution with the bonus left untouched (its cell raises          weighted_training,
+                 ``NotImplementedError`` in the ``try``: a note, Run All goes on),    bonus_minmax_scaler
+                 and the network trained with the physical weights, not the
+                 balanced ones
 real_slice       the solution, reading the real 10,000-event slice (only when         nothing
                  ``../shared/data/real`` is there)
-===============  ===================================================================  ==================
+===============  ===================================================================  ===================
 
 The thresholds of the notebook must agree with ``course/measurements/02_atlas_keras.json``.
 """
@@ -36,6 +45,52 @@ from course_fixtures import scratch_course, student_solution
 A = "02_atlas_keras"
 REAL_ENV = "HEPML_DATA_ATLAS_HWW_FILE"
 REAL_FILE = Path("atlas-opendata-hww") / "dataWW_d1_last10k.root"
+
+
+BONUS_CELLS = ("exercises", "bonus_exercise_answers")
+BONUS_NOTE = "Bonus not attempted"
+
+
+def wrong2_notebook(source_nb: Path, release_nb: Path) -> nbformat.NotebookNode:
+    """The solution with the in-place ``balance``, the unwrapped Δφ, the cut chosen on the test
+    set, and ``validation_split=`` with another batch size (a right answer in another style)."""
+    nb = student_solution(source_nb, release_nb)
+    _replace(
+        nb,
+        "balance",
+        "weights = np.asarray(weights, dtype=float).copy()",
+        "weights = np.asarray(weights, dtype=float)  # rescales the caller's array in place",
+    )
+    _replace(
+        nb,
+        "make_features",
+        'features["lep_dphi"] = np.abs((dphi + np.pi) % (2 * np.pi) - np.pi)',
+        'features["lep_dphi"] = np.abs(dphi)',
+    )
+    _replace(
+        nb,
+        "significance_scan_code",
+        "z_val = scan_significance(y_val, score_val, np.asarray(w_val) / VAL_FRACTION, cuts)",
+        "z_val = scan_significance(y_test, score_test, np.asarray(w_test) / TEST_FRACTION, cuts)",
+    )
+    _replace(
+        nb,
+        "train_model",
+        "validation_data=(X_val_scaled, y_val, w_val_bal), epochs=10, batch_size=128,",
+        "validation_split=0.25, epochs=10, batch_size=256,",
+    )
+    return nb
+
+
+def nobonus_notebook(source_nb: Path, release_nb: Path) -> nbformat.NotebookNode:
+    """The solution with the bonus cells as released, trained with the physical weights."""
+    nb = student_solution(source_nb, release_nb)
+    release = nbformat.read(release_nb, as_version=4)
+    for grade_id in BONUS_CELLS:
+        _cell(nb, grade_id).source = _cell(release, grade_id).source
+    assert "raise NotImplementedError()" in _cell(nb, "exercises").source
+    _replace(nb, "train_model", "sample_weight=w_train_bal,", "sample_weight=w_train,")
+    return nb
 
 
 def build_class(course: Path, folder: Path, real_file: Path | None) -> None:
@@ -65,6 +120,8 @@ def build_class(course: Path, folder: Path, real_file: Path | None) -> None:
         "model.fit(X_test_scaled, y_test, sample_weight=balance(w_test, y_test),",
     )
     subs["wrong"] = wrong
+    subs["wrong2"] = wrong2_notebook(source_nb, release_nb)
+    subs["nobonus"] = nobonus_notebook(source_nb, release_nb)
 
     if real_file is not None:
         real = student_solution(source_nb, release_nb)
@@ -116,8 +173,59 @@ def test_untouched_release_gets_zero(graded):
 def test_typical_mistakes_lose_only_their_points(graded):
     result, points, _ = graded
     got = _scores(result, "wrong")
-    losing = ("balanced_weights", "weighted_roc", "test_auc")
+    losing = ("balanced_weights", "weighted_roc", "training_steps")
     assert {k: got.get(k) for k in points} == _expect(points, losing)
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.keras
+def test_in_place_balance_unwrapped_dphi_and_cut_on_test_lose_their_points(graded):
+    """``validation_split=`` and batches of 256 lose only the steps cell, never the AUC."""
+    result, points, course = graded
+    got = _scores(result, "wrong2")
+    losing = ("balanced_weights", "lep_dphi", "significance_scan", "training_steps")
+    assert {k: got.get(k) for k in points} == _expect(points, losing)
+    autograded = nbformat.read(course / "autograded" / "wrong2" / A / f"{A}.ipynb", as_version=4)
+    assert _errors(autograded, "balanced_weights")
+    assert "wrapped into [0, pi]" in _errors(autograded, "lep_dphi")
+    assert "validation set" in _errors(autograded, "significance_scan")
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.keras
+def test_untouched_bonus_runs_to_the_end_and_physical_weights_lose_the_training_cell(graded):
+    """Core answered, bonus untouched: every cell runs, the bonus cells print a note instead of
+    stopping Run All, and only the bonus test (and the weighted-training cell) lose points."""
+    result, points, course = graded
+    got = _scores(result, "nobonus")
+    assert {k: got.get(k) for k in points} == _expect(
+        points, ("weighted_training", "bonus_minmax_scaler")
+    )
+    autograded = nbformat.read(course / "autograded" / "nobonus" / A / f"{A}.ipynb", as_version=4)
+    code = [c for c in autograded.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code), "a cell did not run"
+    failing = {
+        c.metadata.get("nbgrader", {}).get("grade_id", c.get("id"))
+        for c in code
+        if any(o.output_type == "error" for o in c.outputs)
+    }
+    # the hidden part of the bonus test may fail in the grader's kernel; nothing else fails
+    assert failing <= {"weighted_training", "bonus_minmax_scaler"}, failing
+    for grade_id in ("exercises", "bonus_minmax_scaler"):
+        assert BONUS_NOTE in _printed(_cell(autograded, grade_id)), grade_id
+    assert "far below" in _errors(autograded, "weighted_training")
+
+
+def _errors(nb, grade_id: str) -> str:
+    return "\n".join(
+        o.get("evalue", "") for o in _cell(nb, grade_id).outputs if o.output_type == "error"
+    )
+
+
+def _printed(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
 
 
 @pytest.mark.slow
@@ -174,3 +282,19 @@ def test_thresholds_are_the_measured_ones(repo_root):
             assert chosen[figure][variant] > max(r["auc_untrained"] for r in runs) + 0.1
         lowest_gap = min(r["overtraining_gap"] for r in runs)
         assert chosen["min_gap"] <= lowest_gap - margin["min_gap"] + 1e-9
+
+
+def test_weighted_training_window_is_the_measured_one(repo_root):
+    """The weighted-training cell accepts every measured run trained with the balanced weights and
+    rejects every run trained with the physical ones (training without weights is not caught)."""
+    record = json.loads((repo_root / "course" / "measurements" / f"{A}.json").read_text())
+    window = record["weighted_training"]
+    nb = nbformat.read(repo_root / "source" / A / f"{A}.ipynb", as_version=4)
+    source = _cell(nb, "weighted_training").source
+    assert f"expected=[{window['expected']}]" in source and f"atol={window['atol']}" in source
+    runs = window["runs"]
+    assert {r["variant"] for r in runs} == {"synthetic", "real"}
+    for run in runs:
+        for way in ("balanced", "balanced_valsplit_b256"):
+            assert abs(run[way] - window["expected"]) < window["atol"] - 0.05, (run, way)
+        assert abs(run["physical"] - window["expected"]) > window["atol"] + 0.05, run

@@ -505,38 +505,24 @@ def log_likelihood_ratio(constituents: np.ndarray) -> np.ndarray:
 def jet_images(constituents: np.ndarray) -> np.ndarray:
     """40 x 40 pT images (GeV per pixel), flattened row-major to ``(n, 1600)`` float32.
 
-    Preprocessing as in the jet-image literature: the pT-weighted centroid in (eta, phi) is moved
-    to the centre, the image is rotated so that the principal axis of the pT distribution is
-    vertical, then flipped so that the pT-weighted third moments along both axes are positive
-    (the harder side up and to the right). Row 0 is the top (``y = +1``), column 0 the left
-    (``x = -1``); pixels are 0.05 wide and constituents outside ``[-1, 1]^2`` are dropped.
+    :func:`helpers.physics.jet_images` (the one implementation of the course: centred on the
+    pT-weighted centroid, principal axis rotated onto phi', flipped so that the harder half lies
+    at eta' > 0 and phi' > 0) on the twin's grid: ``[-1, 1]`` in both rotated coordinates, pixels
+    0.05 wide, constituents outside dropped, not normalised. Row ``i`` is the phi' bin ``i`` in
+    ascending order and column ``j`` the eta' bin ``j``, so
+    :func:`helpers.plotting.plot_jet_images` (``origin="lower"``) draws the harder half up and to
+    the right.
     """
+    from helpers import physics
+
     con = np.asarray(constituents, dtype=np.float64)
-    n = len(con)
-    pt = np.hypot(con[..., 1], con[..., 2])
-    present = con[..., 0] > 0
-    w = np.where(present, pt, 0.0)
-    eta = np.arcsinh(con[..., 3] / np.where(present, pt, 1.0))
-    phi = np.arctan2(con[..., 2], con[..., 1])
-    dphi = (phi - phi[:, :1] + np.pi) % (2.0 * np.pi) - np.pi  # relative to the leading one
-    wsum = w.sum(1, keepdims=True)
-    ceta = (w * eta).sum(1, keepdims=True) / wsum
-    cphi = (w * dphi).sum(1, keepdims=True) / wsum
-    x = np.where(present, eta - ceta, 0.0)
-    y = np.where(present, dphi - cphi, 0.0)
-    cxx = (w * x * x).sum(1)
-    cyy = (w * y * y).sum(1)
-    cxy = (w * x * y).sum(1)
-    theta = 0.5 * np.arctan2(2.0 * cxy, cxx - cyy)  # principal-axis angle from the x axis
-    rot = np.pi / 2.0 - theta
-    cr, sr = np.cos(rot)[:, None], np.sin(rot)[:, None]
-    xr, yr = cr * x - sr * y, sr * x + cr * y
-    yr = np.where(((w * yr**3).sum(1) < 0)[:, None], -yr, yr)
-    xr = np.where(((w * xr**3).sum(1) < 0)[:, None], -xr, xr)
-    size = 2.0 * IMAGE_HALF_WIDTH / IMAGE_PIXELS
-    col = np.floor((xr + IMAGE_HALF_WIDTH) / size).astype(np.int64)
-    row = np.floor((IMAGE_HALF_WIDTH - yr) / size).astype(np.int64)
-    inside = present & (col >= 0) & (col < IMAGE_PIXELS) & (row >= 0) & (row < IMAGE_PIXELS)
-    flat = (np.arange(n)[:, None] * IMAGE_PIXELS**2 + row * IMAGE_PIXELS + col)[inside]
-    img = np.bincount(flat, weights=w[inside], minlength=n * IMAGE_PIXELS**2)
-    return img.reshape(n, IMAGE_PIXELS**2).astype(np.float32)
+    edges = (-IMAGE_HALF_WIDTH, IMAGE_HALF_WIDTH)
+    img = physics.jet_images(
+        con,
+        n_pixels=IMAGE_PIXELS,
+        eta_range=edges,
+        phi_range=edges,
+        normalize=False,
+        dtype=np.float64,
+    )
+    return img.reshape(len(con), IMAGE_PIXELS**2).astype(np.float32)

@@ -390,6 +390,26 @@ def test_archive_without_a_member_is_an_error_and_leaves_nothing(server, cache, 
     assert files_under(cache) == []
 
 
+def test_archive_without_a_member_under_auto_uses_the_twin(server, cache, monkeypatch, capsys):
+    """The top-tagging zip that lacks one of its eight files: auto falls back, real raises."""
+    payload = zip_bytes(MEMBERS)
+    register(
+        monkeypatch,
+        Resource("toy.zip", "https://o.invalid/a", None, "zip", ("a.txt", "b.txt", "c.h5")),
+    )
+    calls = fake_twin(monkeypatch)
+    server.files["/toy/toy.zip"] = payload
+    monkeypatch.setenv("HEPML_MIRROR", server.base)
+    files = D.fetch("toy", source="auto", seed=2, progress=False)
+    assert files.variant == "synthetic" and calls == [(2, 7)]
+    assert "toy.zip lacks c.h5" in files.reason
+    out = capsys.readouterr().out
+    assert "real data unavailable (toy.zip lacks c.h5)" in out and "synthetic twin" in out
+    assert not (cache / "real").exists() or files_under(cache / "real") == []
+    with pytest.raises(D.ArchiveError, match=r"lacks c\.h5"):
+        D.fetch("toy", source="real", progress=False)
+
+
 def test_tar_with_path_escaping_member_is_refused(server, cache, monkeypatch):
     payload = tar_gz({"../evil.txt": b"x", "a.txt": b"a"})
     register(monkeypatch, Resource("toy.tar.gz", "https://o.invalid/a", None, "tar", ("a.txt",)))

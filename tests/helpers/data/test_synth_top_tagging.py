@@ -153,6 +153,23 @@ def test_images_are_the_pixelised_constituents(twin):
     assert np.abs(x).mean() < 0.05
 
 
+def test_images_are_physics_jet_images_drawn_the_right_way_up(twin):
+    """One jet_images in the course: the twin's images are helpers.physics.jet_images on the twin's
+    grid, rows in ascending phi' (plot_jet_images draws them with origin="lower"), so the harder
+    half of every jet lies in the upper half and in the right half of the picture."""
+    from helpers import physics
+
+    con = _jets_of(twin["val.h5"])
+    img = twin["val_img.h5"][IMAGE].to_numpy().reshape(-1, 40, 40)
+    expected = physics.jet_images(
+        con, n_pixels=40, eta_range=(-1.0, 1.0), phi_range=(-1.0, 1.0), normalize=False
+    )
+    np.testing.assert_allclose(img, expected, rtol=1e-6, atol=1e-4)
+    total = img.sum(axis=(1, 2))
+    assert np.all(img[:, 20:, :].sum(axis=(1, 2)) >= 0.5 * total - 1e-3)  # upper rows: phi' > 0
+    assert np.all(img[:, :, 20:].sum(axis=(1, 2)) >= 0.5 * total - 1e-3)  # right columns: eta' > 0
+
+
 def test_top_jets_are_heavy_three_prong_qcd_jets_light_with_more_constituents(twin):
     """Top mass peaks near 175 GeV with a W subjet near 80 GeV; QCD jets do not."""
     frame = pd.concat([twin["train.h5"], twin["val.h5"]])
