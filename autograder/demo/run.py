@@ -104,7 +104,7 @@ def export_grades(root: Path, dbs: dict[str, str], output: Path) -> Path:
     """One ``grades.csv`` of several assignments, each read from its own gradebook.
 
     The columns are those of :func:`autograder.export.export`: ``student, assignment``, the
-    graded cells of every assignment, ``total, max, status``.
+    graded cells of every assignment, then :data:`autograder.export.SUMMARY_COLUMNS`.
     """
     from autograder import export
 
@@ -114,7 +114,7 @@ def export_grades(root: Path, dbs: dict[str, str], output: Path) -> Path:
         names, rows = export.rows(assignment, root=Path(root), db_url=db)
         columns += [n for n in names if n not in columns]
         records += rows
-    return export.write_csv(Path(output), [*columns, "total", "max", "status"], records)
+    return export.write_csv(Path(output), [*columns, *export.SUMMARY_COLUMNS], records)
 
 
 def _longest_first(plans: Sequence[demo_class.AssignmentPlan]) -> list:

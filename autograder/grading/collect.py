@@ -8,6 +8,15 @@ A class arrives in one of these shapes (``A`` is the assignment id):
   ``<student>.ipynb``, ``<student>_A.ipynb``, ``<student>/A.ipynb`` (with any other files of that
   student beside it) or ``<student>/A/A.ipynb``.
 
+Other names (an LMS download such as ``name_123_456_A.ipynb``) are matched by a *pattern*, as
+nbgrader's ``zip_collect`` does: a regular expression with the named groups ``student_id`` and
+``file_id`` (and optionally ``timestamp``), matched (``re.match``) against the path of every file
+relative to the folder. ``file_id`` is the file's name in the submission (a name without a
+suffix gets the file's own: ``A`` stands for ``A.ipynb``); ``timestamp`` goes into
+``timestamp.txt`` for late penalties. :data:`PRESETS` holds patterns by name: ``lms`` matches
+Canvas-style downloads, ``<name>_[late_]<user id>_<submission id>_<file>``, with the name as the
+student id and a resubmission's ``-1`` dropped. ``hepml grade --dry-run`` shows the matching.
+
 Imports are copies (the originals are never moved or changed) into
 ``submitted/<student>/A/``, with a ``timestamp.txt`` from the file's modification time when there
 is none. Anything that cannot be matched to exactly one student is reported with the reason, never
@@ -32,6 +41,10 @@ from pathlib import Path, PurePosixPath
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 #: Names skipped silently (editor and OS debris).
 _DEBRIS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", "Thumbs.db"}
+#: Collection patterns by name (``--pattern lms``).
+PRESETS = {
+    "lms": r"(?:.*/)?(?P<student_id>[^/_]+)_(?:late_)?\d+_\d+_(?P<file_id>[^/]+?)(?:-\d+)?(?:\.ipynb)?$",
+}
 #: Limits on an archive: total uncompressed bytes and number of entries.
 MAX_ZIP_BYTES = 4 * 2**30
 MAX_ZIP_ENTRIES = 100_000
@@ -63,6 +76,46 @@ class Unmatched:
         return f"{self.path}: {self.reason}"
 
 
+class PatternError(ValueError):
+    """A collection pattern that is not a regular expression with the groups it needs."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A file matched to a student: where it comes from and where it goes."""
+
+    path: str
+    student: str
+    assignment: str
+    file: str
+
+    def __str__(self) -> str:
+        return f"{self.path} -> {self.student}, {self.assignment} ({self.file})"
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """The regular expression of a pattern (or of a :data:`PRESETS` name), checked.
+
+    Raises
+    ------
+    PatternError
+        Not a regular expression, or without the named groups ``student_id`` and ``file_id``.
+    """
+    text = PRESETS.get(pattern, pattern)
+    try:
+        regex = re.compile(text)
+    except re.error as exc:
+        raise PatternError(f"--pattern {pattern!r} is not a regular expression: {exc}") from None
+    missing = {"student_id", "file_id"} - set(regex.groupindex)
+    if missing:
+        raise PatternError(
+            f"--pattern {pattern!r} lacks the named group(s) "
+            + ", ".join(f"(?P<{g}>...)" for g in sorted(missing))
+            + f" (presets: {', '.join(PRESETS)})"
+        )
+    return regex
+
+
 @dataclass
 class Collection:
     """The result of :func:`collect`.
@@ -74,11 +127,20 @@ class Collection:
     unmatched : list of Unmatched
     imported : list of str
         Students whose files were copied in (new or changed) by this call.
+    matched : list of Match
+        Every file of ``source`` matched to a student (also in a dry run).
     """
 
     submissions: list[Submission] = field(default_factory=list)
     unmatched: list[Unmatched] = field(default_factory=list)
     imported: list[str] = field(default_factory=list)
+    matched: list[Match] = field(default_factory=list)
+
+    def dry_run_lines(self) -> list[str]:
+        """What a dry run prints: every match, then every unmatched file with the reason."""
+        lines = [str(m) for m in self.matched]
+        lines += [f"unmatched  {u}" for u in self.unmatched]
+        return lines
 
     @property
     def students(self) -> list[str]:
@@ -207,6 +269,102 @@ def match(
     return candidates, unmatched
 
 
+def match_pattern(
+    folder: Path,
+    assignment: str,
+    regex: re.Pattern[str],
+    *,
+    other_assignments: Iterable[str] = (),
+) -> tuple[dict[str, list[tuple[str, dict[str, Path]]]], list[Unmatched], dict[str, bytes]]:
+    """Match every file under ``folder`` by a pattern (see the module docstring).
+
+    Returns
+    -------
+    (candidates, unmatched, timestamps)
+        As :func:`match`, plus the ``timestamp.txt`` contents of the students whose pattern
+        carried a timestamp. A student's files together make one candidate; the same file name
+        twice for one student makes the student ambiguous (unless the timestamps tell the
+        latest).
+    """
+    others = [a for a in other_assignments if a != assignment]
+    nb_name = f"{assignment}.ipynb"
+    files: dict[str, dict[str, tuple[Path, str, str]]] = {}
+    unmatched: list[Unmatched] = []
+    clash: dict[str, list[str]] = {}
+    for path in _files_below(folder):
+        rel = path.relative_to(folder).as_posix()
+        found = regex.match(rel)
+        if not found:
+            unmatched.append(Unmatched(rel, f"does not match the pattern {regex.pattern!r}"))
+            continue
+        student, file_id = found.group("student_id"), found.group("file_id")
+        stamp = (found.groupdict().get("timestamp") or "").strip()
+        if not PurePosixPath(file_id).suffix:
+            file_id += path.suffix
+        if not STUDENT_ID.match(student or ""):
+            unmatched.append(Unmatched(rel, f"{student!r} is not a usable student id"))
+            continue
+        other = next((a for a in others if file_id == f"{a}.ipynb"), None)
+        if other is not None:
+            unmatched.append(Unmatched(rel, f"a notebook of assignment {other}"))
+            continue
+        if file_id.endswith(".ipynb") and file_id != nb_name:
+            unmatched.append(Unmatched(rel, f"a notebook other than {nb_name}"))
+            continue
+        mine = files.setdefault(student, {})
+        if file_id in mine:
+            _, prev_rel, prev_stamp = mine[file_id]
+            now, before = _parse_stamp(stamp), _parse_stamp(prev_stamp)
+            if now is not None and before is not None and now != before:
+                if now > before:  # a resubmission: the later one wins
+                    mine[file_id] = (path, rel, stamp)
+                continue
+            clash.setdefault(student, [prev_rel]).append(rel)
+            continue
+        mine[file_id] = (path, rel, stamp)
+    candidates: dict[str, list[tuple[str, dict[str, Path]]]] = {}
+    timestamps: dict[str, bytes] = {}
+    for student, mine in sorted(files.items()):
+        if student in clash:
+            places = ", ".join(clash[student])
+            unmatched += [
+                Unmatched(r, f"several submissions for {student}: {places}") for r in clash[student]
+            ]
+            continue
+        if nb_name not in mine:
+            unmatched += [
+                Unmatched(r, f"{student} submitted no {nb_name}") for _, r, _ in mine.values()
+            ]
+            continue
+        where = mine[nb_name][1]
+        candidates[student] = [(where, {fid: p for fid, (p, _, _) in mine.items()})]
+        stamp = mine[nb_name][2]
+        if stamp:
+            when = _parse_stamp(stamp)
+            if when is None:
+                unmatched.append(Unmatched(where, f"timestamp {stamp!r} is not a date and time"))
+                del candidates[student]
+                continue
+            timestamps[student] = when.strftime("%Y-%m-%d %H:%M:%S.%f UTC").encode()
+    return candidates, unmatched, timestamps
+
+
+def _parse_stamp(text: str) -> dt.datetime | None:
+    """A timestamp of a file name in UTC, as nbgrader reads them (``parse_utc``), or None."""
+    from nbgrader.utils import parse_utc
+
+    # nbgrader's example names carry 2026-01-30-15-00-00: dateutil reads -00 as a time zone.
+    for candidate in (
+        re.sub(r"^(\d{4}-\d\d-\d\d)-(\d\d)-(\d\d)-(\d\d)", r"\1 \2:\3:\4", text),
+        text,
+    ):
+        try:
+            return parse_utc(candidate)
+        except (ValueError, OverflowError):
+            continue
+    return None
+
+
 def _timestamp(path: Path) -> bytes:
     when = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
     return when.strftime("%Y-%m-%d %H:%M:%S.%f %Z").encode()
@@ -221,9 +379,16 @@ def _same(files: dict[str, Path], folder: Path) -> bool:
     return all((folder / rel).read_bytes() == src.read_bytes() for rel, src in files.items())
 
 
-def import_files(files: dict[str, Path], target: Path) -> bool:
-    """Make ``target`` hold copies of ``files``; True when something changed."""
-    if _same(files, target):
+def import_files(files: dict[str, Path], target: Path, *, timestamp: bytes | None = None) -> bool:
+    """Make ``target`` hold copies of ``files``; True when something changed.
+
+    ``timestamp`` is written as ``timestamp.txt`` (default: the notebook's modification time,
+    unless the files hold a ``timestamp.txt``).
+    """
+    stamp_file = target / "timestamp.txt"
+    if _same(files, target) and (
+        timestamp is None or (stamp_file.is_file() and stamp_file.read_bytes() == timestamp)
+    ):
         return False
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -231,7 +396,9 @@ def import_files(files: dict[str, Path], target: Path) -> bool:
         dest = target.joinpath(*PurePosixPath(rel).parts)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
-    if "timestamp.txt" not in files:
+    if timestamp is not None:
+        (target / "timestamp.txt").write_bytes(timestamp)
+    elif "timestamp.txt" not in files:
         nb = files.get(f"{target.name}.ipynb")
         if nb is not None:
             (target / "timestamp.txt").write_bytes(_timestamp(nb))
@@ -244,6 +411,8 @@ def collect(
     *,
     root: Path,
     other_assignments: Iterable[str] = (),
+    pattern: str | None = None,
+    dry_run: bool = False,
 ) -> Collection:
     """Import submissions from ``source`` (a folder or a .zip) and list all of the assignment's.
 
@@ -256,27 +425,51 @@ def collect(
         The course root.
     other_assignments : iterable of str
         The course's other assignment ids, to recognise notebooks that belong to them.
+    pattern : str, optional
+        A collection pattern or the name of one of :data:`PRESETS` (see the module docstring);
+        None for the layouts of the module docstring.
+    dry_run : bool
+        Match and report only: copy nothing (``matched`` and ``unmatched`` are filled in,
+        ``submissions`` is left empty).
 
     Returns
     -------
     Collection
+
+    Raises
+    ------
+    FileNotFoundError
+        No such ``source``.
+    PatternError
+        A pattern that is not usable.
     """
     root = Path(root)
     result = Collection()
     submitted = root / "submitted"
+    regex = compile_pattern(pattern) if pattern else None
     if source is not None:
         source = Path(source)
         if not source.exists():
-            raise FileNotFoundError(f"{source}: no such folder or zip file")
+            raise FileNotFoundError(f"{source}: no such folder or zip file of submissions")
         with tempfile.TemporaryDirectory(prefix="hepml-collect-") as tmp:
             if source.is_file():
                 if not zipfile.is_zipfile(source):
                     raise ValueError(f"{source}: not a folder and not a zip file")
                 result.unmatched += safe_extract(source, Path(tmp))
                 folder = _top(Path(tmp), assignment)
+                label = f"{source.name}:"
             else:
                 folder = _top(source, assignment)
-            candidates, unmatched = match(folder, assignment, other_assignments=other_assignments)
+                label = ""
+            timestamps: dict[str, bytes] = {}
+            if regex is None:
+                candidates, unmatched = match(
+                    folder, assignment, other_assignments=other_assignments
+                )
+            else:
+                candidates, unmatched, timestamps = match_pattern(
+                    folder, assignment, regex, other_assignments=other_assignments
+                )
             result.unmatched += unmatched
             for student, found in sorted(candidates.items()):
                 if len(found) > 1:
@@ -286,8 +479,17 @@ def collect(
                             Unmatched(where, f"several submissions for {student}: {places}")
                         )
                     continue
-                if import_files(found[0][1], submitted / student / assignment):
+                files = found[0][1]
+                for rel, src in sorted(files.items()):
+                    where = label + src.relative_to(folder).as_posix()
+                    result.matched.append(Match(where, student, assignment, rel))
+                if dry_run:
+                    continue
+                target = submitted / student / assignment
+                if import_files(files, target, timestamp=timestamps.get(student)):
                     result.imported.append(student)
+    if dry_run:
+        return result
     if submitted.is_dir():
         for folder in sorted(submitted.iterdir()):
             target = folder / assignment
