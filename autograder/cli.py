@@ -30,7 +30,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     import zipfile
 
     from autograder.course.manifest import ManifestError
-    from autograder.grading.collect import PatternError
+    from autograder.grading.patterns import PatternError
     from autograder.grading.preflight import DataPathError
     from autograder.grading.sandbox import SandboxUnavailable
 

@@ -13,7 +13,8 @@ nbgrader's ``zip_collect`` does: a regular expression with the named groups ``st
 ``file_id`` (and optionally ``timestamp``), matched (``re.match``) against the path of every file
 relative to the folder. ``file_id`` is the file's name in the submission (a name without a
 suffix gets the file's own: ``A`` stands for ``A.ipynb``); ``timestamp`` goes into
-``timestamp.txt`` for late penalties. :data:`PRESETS` holds patterns by name: ``lms`` matches
+``timestamp.txt`` for late penalties (:mod:`autograder.grading.patterns`). Its ``PRESETS`` hold
+patterns by name: ``lms`` matches
 Canvas-style downloads, ``<name>_[late_]<user id>_<submission id>_<file>``, with the name as the
 student id and a resubmission's ``-1`` dropped. ``hepml grade --dry-run`` shows the matching.
 
@@ -41,10 +42,6 @@ from pathlib import Path, PurePosixPath
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 #: Names skipped silently (editor and OS debris).
 _DEBRIS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", "Thumbs.db"}
-#: Collection patterns by name (``--pattern lms``).
-PRESETS = {
-    "lms": r"(?:.*/)?(?P<student_id>[^/_]+)_(?:late_)?\d+_\d+_(?P<file_id>[^/]+?)(?:-\d+)?(?:\.ipynb)?$",
-}
 #: Limits on an archive: total uncompressed bytes and number of entries.
 MAX_ZIP_BYTES = 4 * 2**30
 MAX_ZIP_ENTRIES = 100_000
@@ -76,10 +73,6 @@ class Unmatched:
         return f"{self.path}: {self.reason}"
 
 
-class PatternError(ValueError):
-    """A collection pattern that is not a regular expression with the groups it needs."""
-
-
 @dataclass(frozen=True)
 class Match:
     """A file matched to a student: where it comes from and where it goes."""
@@ -91,29 +84,6 @@ class Match:
 
     def __str__(self) -> str:
         return f"{self.path} -> {self.student}, {self.assignment} ({self.file})"
-
-
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """The regular expression of a pattern (or of a :data:`PRESETS` name), checked.
-
-    Raises
-    ------
-    PatternError
-        Not a regular expression, or without the named groups ``student_id`` and ``file_id``.
-    """
-    text = PRESETS.get(pattern, pattern)
-    try:
-        regex = re.compile(text)
-    except re.error as exc:
-        raise PatternError(f"--pattern {pattern!r} is not a regular expression: {exc}") from None
-    missing = {"student_id", "file_id"} - set(regex.groupindex)
-    if missing:
-        raise PatternError(
-            f"--pattern {pattern!r} lacks the named group(s) "
-            + ", ".join(f"(?P<{g}>...)" for g in sorted(missing))
-            + f" (presets: {', '.join(PRESETS)})"
-        )
-    return regex
 
 
 @dataclass
@@ -151,7 +121,8 @@ def _debris(name: str) -> bool:
     return name in _DEBRIS or name.startswith(".") or name.startswith("._")
 
 
-def _files_below(folder: Path) -> list[Path]:
+def files_below(folder: Path) -> list[Path]:
+    """The plain files under ``folder``, sorted (links, debris and hidden names left out)."""
     out = []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
@@ -251,12 +222,12 @@ def match(
         elif entry.is_dir():
             nested = entry / assignment
             if (nested / nb_name).is_file():
-                files = {p.relative_to(nested).as_posix(): p for p in _files_below(nested)}
+                files = {p.relative_to(nested).as_posix(): p for p in files_below(nested)}
                 add(entry.name, f"{where}/{assignment}/{nb_name}", files)
             elif (entry / nb_name).is_file():
                 files = {
                     p.relative_to(entry).as_posix(): p
-                    for p in _files_below(entry)
+                    for p in files_below(entry)
                     if p.suffix != ".ipynb" or p.name == nb_name
                 }
                 # Other assignments' folders of the same student do not belong here.
@@ -269,102 +240,6 @@ def match(
     return candidates, unmatched
 
 
-def match_pattern(
-    folder: Path,
-    assignment: str,
-    regex: re.Pattern[str],
-    *,
-    other_assignments: Iterable[str] = (),
-) -> tuple[dict[str, list[tuple[str, dict[str, Path]]]], list[Unmatched], dict[str, bytes]]:
-    """Match every file under ``folder`` by a pattern (see the module docstring).
-
-    Returns
-    -------
-    (candidates, unmatched, timestamps)
-        As :func:`match`, plus the ``timestamp.txt`` contents of the students whose pattern
-        carried a timestamp. A student's files together make one candidate; the same file name
-        twice for one student makes the student ambiguous (unless the timestamps tell the
-        latest).
-    """
-    others = [a for a in other_assignments if a != assignment]
-    nb_name = f"{assignment}.ipynb"
-    files: dict[str, dict[str, tuple[Path, str, str]]] = {}
-    unmatched: list[Unmatched] = []
-    clash: dict[str, list[str]] = {}
-    for path in _files_below(folder):
-        rel = path.relative_to(folder).as_posix()
-        found = regex.match(rel)
-        if not found:
-            unmatched.append(Unmatched(rel, f"does not match the pattern {regex.pattern!r}"))
-            continue
-        student, file_id = found.group("student_id"), found.group("file_id")
-        stamp = (found.groupdict().get("timestamp") or "").strip()
-        if not PurePosixPath(file_id).suffix:
-            file_id += path.suffix
-        if not STUDENT_ID.match(student or ""):
-            unmatched.append(Unmatched(rel, f"{student!r} is not a usable student id"))
-            continue
-        other = next((a for a in others if file_id == f"{a}.ipynb"), None)
-        if other is not None:
-            unmatched.append(Unmatched(rel, f"a notebook of assignment {other}"))
-            continue
-        if file_id.endswith(".ipynb") and file_id != nb_name:
-            unmatched.append(Unmatched(rel, f"a notebook other than {nb_name}"))
-            continue
-        mine = files.setdefault(student, {})
-        if file_id in mine:
-            _, prev_rel, prev_stamp = mine[file_id]
-            now, before = _parse_stamp(stamp), _parse_stamp(prev_stamp)
-            if now is not None and before is not None and now != before:
-                if now > before:  # a resubmission: the later one wins
-                    mine[file_id] = (path, rel, stamp)
-                continue
-            clash.setdefault(student, [prev_rel]).append(rel)
-            continue
-        mine[file_id] = (path, rel, stamp)
-    candidates: dict[str, list[tuple[str, dict[str, Path]]]] = {}
-    timestamps: dict[str, bytes] = {}
-    for student, mine in sorted(files.items()):
-        if student in clash:
-            places = ", ".join(clash[student])
-            unmatched += [
-                Unmatched(r, f"several submissions for {student}: {places}") for r in clash[student]
-            ]
-            continue
-        if nb_name not in mine:
-            unmatched += [
-                Unmatched(r, f"{student} submitted no {nb_name}") for _, r, _ in mine.values()
-            ]
-            continue
-        where = mine[nb_name][1]
-        candidates[student] = [(where, {fid: p for fid, (p, _, _) in mine.items()})]
-        stamp = mine[nb_name][2]
-        if stamp:
-            when = _parse_stamp(stamp)
-            if when is None:
-                unmatched.append(Unmatched(where, f"timestamp {stamp!r} is not a date and time"))
-                del candidates[student]
-                continue
-            timestamps[student] = when.strftime("%Y-%m-%d %H:%M:%S.%f UTC").encode()
-    return candidates, unmatched, timestamps
-
-
-def _parse_stamp(text: str) -> dt.datetime | None:
-    """A timestamp of a file name in UTC, as nbgrader reads them (``parse_utc``), or None."""
-    from nbgrader.utils import parse_utc
-
-    # nbgrader's example names carry 2026-01-30-15-00-00: dateutil reads -00 as a time zone.
-    for candidate in (
-        re.sub(r"^(\d{4}-\d\d-\d\d)-(\d\d)-(\d\d)-(\d\d)", r"\1 \2:\3:\4", text),
-        text,
-    ):
-        try:
-            return parse_utc(candidate)
-        except (ValueError, OverflowError):
-            continue
-    return None
-
-
 def _timestamp(path: Path) -> bytes:
     when = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
     return when.strftime("%Y-%m-%d %H:%M:%S.%f %Z").encode()
@@ -373,7 +248,7 @@ def _timestamp(path: Path) -> bytes:
 def _same(files: dict[str, Path], folder: Path) -> bool:
     if not folder.is_dir():
         return False
-    have = {p.relative_to(folder).as_posix() for p in _files_below(folder)} - {"timestamp.txt"}
+    have = {p.relative_to(folder).as_posix() for p in files_below(folder)} - {"timestamp.txt"}
     if have != set(files):
         return False
     return all((folder / rel).read_bytes() == src.read_bytes() for rel, src in files.items())
@@ -426,7 +301,7 @@ def collect(
     other_assignments : iterable of str
         The course's other assignment ids, to recognise notebooks that belong to them.
     pattern : str, optional
-        A collection pattern or the name of one of :data:`PRESETS` (see the module docstring);
+        A collection pattern or a preset name (:mod:`autograder.grading.patterns`);
         None for the layouts of the module docstring.
     dry_run : bool
         Match and report only: copy nothing (``matched`` and ``unmatched`` are filled in,
@@ -440,13 +315,15 @@ def collect(
     ------
     FileNotFoundError
         No such ``source``.
-    PatternError
+    autograder.grading.patterns.PatternError
         A pattern that is not usable.
     """
     root = Path(root)
     result = Collection()
     submitted = root / "submitted"
-    regex = compile_pattern(pattern) if pattern else None
+    from autograder.grading import patterns
+
+    regex = patterns.compile_pattern(pattern) if pattern else None
     if source is not None:
         source = Path(source)
         if not source.exists():
@@ -467,7 +344,7 @@ def collect(
                     folder, assignment, other_assignments=other_assignments
                 )
             else:
-                candidates, unmatched, timestamps = match_pattern(
+                candidates, unmatched, timestamps = patterns.match(
                     folder, assignment, regex, other_assignments=other_assignments
                 )
             result.unmatched += unmatched

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import collect
+from autograder.grading import collect, patterns
 
 A = "00_setup"
 NB = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
@@ -159,7 +159,7 @@ def test_pattern_with_timestamps_keeps_the_latest_and_writes_it(root: Path, tmp_
 
 
 def test_patterns_are_checked(root: Path, tmp_path: Path):
-    with pytest.raises(collect.PatternError, match=r"lacks the named group\(s\) \(\?P<file_id>"):
+    with pytest.raises(patterns.PatternError, match=r"lacks the named group\(s\) \(\?P<file_id>"):
         collect.collect(A, tmp_path, root=root, pattern=r"(?P<student_id>\w+)")
-    with pytest.raises(collect.PatternError, match="not a regular expression"):
+    with pytest.raises(patterns.PatternError, match="not a regular expression"):
         collect.collect(A, tmp_path, root=root, pattern="(")

@@ -20,6 +20,7 @@ formgrader does, and the export says ``graded`` with the manual point in ``manua
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import nbformat
@@ -112,8 +113,7 @@ def test_nbgrader_export_plugin_gives_the_same_rows(graded, tmp_path):
     nbgrader_cli.run(
         [
             "export",
-            "--exporter=autograder.export.GradesExportPlugin",
-            f"--to={theirs}",
+            f"--to={theirs}",  # the course's nbgrader_config.py names the plugin
             f"--CourseDirectory.root={course}",
         ],
         root=course,
@@ -145,7 +145,15 @@ def test_manual_score_and_late_penalty_round_trip(graded, tmp_path):
     assert (rows["written"]["late_penalty"], rows["written"]["total"]) == ("2", "3")
     # nbgrader's own export computes the same score.
     plain = tmp_path / "plain.csv"
-    nbgrader_cli.run(["export", f"--to={plain}", f"--CourseDirectory.root={course}"], root=course)
+    nbgrader_cli.run(
+        [
+            "export",
+            "--exporter=nbgrader.plugins.CsvExportPlugin",
+            f"--to={plain}",
+            f"--CourseDirectory.root={course}",
+        ],
+        root=course,
+    )
     with open(plain, newline="", encoding="utf-8") as fh:
         scores = {r["student_id"]: float(r["score"]) for r in csv.DictReader(fh)}
     assert scores["written"] == float(rows["written"]["total"]) == 3.0
@@ -153,8 +161,9 @@ def test_manual_score_and_late_penalty_round_trip(graded, tmp_path):
     # The feedback made after manual grading carries the manual score.
     made = feedback.feedback(A, root=course, student="written")
     assert made.leaks == [] and len(made.files) == 1
-    text = feedback.visible_text(made.files[0].read_text())
-    assert "GeV for energy" in text
+    page = made.files[0].read_text()
+    assert re.search(r"Written response</a>\s*\(Score: 1\.0 / 1\.0\)", page), page[-3000:]
+    assert "GeV for energy" in feedback.visible_text(page)
 
 
 def test_class_report_renders_in_headless_chromium(graded, tmp_path):
