@@ -303,6 +303,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             assignments=args.assignment or None,
             config=args.config,
             progress=not args.no_progress,
+            sandbox=not args.no_sandbox,
         )
     except (DemoConfigError, FileExistsError) as exc:
         raise CommandError(_message(exc)) from exc
@@ -344,6 +345,11 @@ def _add_demo_command(sub: argparse._SubParsersAction) -> None:
         help="the demo class (default: ROOT/course/demo.toml)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without the kernel sandbox where user namespaces are unavailable",
+    )
     p.set_defaults(func=cmd_demo)
 
 

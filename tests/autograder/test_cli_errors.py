@@ -101,3 +101,19 @@ def test_unusable_collection_pattern(course, tmp_path):
     assert "lacks the named group(s) (?P<file_id>...)" in line
     line = _fails([*args, "--pattern", "(unclosed"], cwd=tmp_path)
     assert "is not a regular expression" in line
+
+
+@pytest.mark.parametrize("command", [["grade", A], ["demo", "--quick"]])
+def test_no_sandbox_no_start(command, course, tmp_path, monkeypatch, capsys):
+    """Without user namespaces (simulated: the probe says no) grading refuses to start."""
+    from autograder import cli
+    from autograder.grading import sandbox as kernel_sandbox
+
+    monkeypatch.setenv(kernel_sandbox.SANDBOX_ENV, "auto")
+    monkeypatch.setattr(kernel_sandbox, "namespaces_available", lambda: False)
+    out = tmp_path / "demo-out"
+    extra = ["--out", str(out)] if command[0] == "demo" else []
+    assert cli.main(["--root", str(course), *command, *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"hepml {command[0]}: error: the grading sandbox")
+    assert not out.exists()  # nothing done before the refusal
