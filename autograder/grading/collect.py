@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -38,10 +37,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-#: Student ids: a letter or digit, then letters, digits and ``_ . @ + -`` (at most 128).
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
-#: Names skipped silently (editor and OS debris).
-_DEBRIS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", "Thumbs.db"}
+from autograder.grading import patterns
+from autograder.grading.files import STUDENT_ID, Unmatched, debris, files_below
+
 #: Limits on an archive: total uncompressed bytes and number of entries.
 MAX_ZIP_BYTES = 4 * 2**30
 MAX_ZIP_ENTRIES = 100_000
@@ -60,17 +58,6 @@ class Submission:
 
     student: str
     folder: Path
-
-
-@dataclass(frozen=True)
-class Unmatched:
-    """Something that could not be matched to a student, and why."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -117,21 +104,6 @@ class Collection:
         return [s.student for s in self.submissions]
 
 
-def _debris(name: str) -> bool:
-    return name in _DEBRIS or name.startswith(".") or name.startswith("._")
-
-
-def files_below(folder: Path) -> list[Path]:
-    """The plain files under ``folder``, sorted (links, debris and hidden names left out)."""
-    out = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(_debris(part) for part in rel.parts) or path.is_symlink() or not path.is_file():
-            continue
-        out.append(path)
-    return out
-
-
 def safe_extract(archive: Path, dest: Path) -> list[Unmatched]:
     """Extract a zip into ``dest``, refusing absolute paths, ``..``, links and zip bombs.
 
@@ -169,7 +141,7 @@ def _top(folder: Path, assignment: str) -> Path:
     folder that is itself one student's (it holds ``A.ipynb`` or ``A/A.ipynb``)."""
     nb_name = f"{assignment}.ipynb"
     while True:
-        entries = [p for p in folder.iterdir() if not _debris(p.name)]
+        entries = [p for p in folder.iterdir() if not debris(p.name)]
         if len(entries) != 1 or not entries[0].is_dir():
             return folder
         inner = entries[0]
@@ -202,7 +174,7 @@ def match(
         candidates.setdefault(student, []).append((where, files))
 
     for entry in sorted(folder.iterdir()):
-        if _debris(entry.name):
+        if debris(entry.name):
             continue
         where = entry.name
         if entry.is_file():
@@ -321,8 +293,6 @@ def collect(
     root = Path(root)
     result = Collection()
     submitted = root / "submitted"
-    from autograder.grading import patterns
-
     regex = patterns.compile_pattern(pattern) if pattern else None
     if source is not None:
         source = Path(source)

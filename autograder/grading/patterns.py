@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from autograder.grading.collect import STUDENT_ID, Unmatched, files_below
+from autograder.grading.files import STUDENT_ID, Unmatched, files_below
 
 #: Collection patterns by name (``--pattern lms``).
 PRESETS = {
