@@ -274,7 +274,8 @@ def _add_leaderboard_command(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="FILE",
         help="hidden labels: .npy, .npz, .csv or pandas .h5 of is_signal_new in challenge-file "
-        "order, or 'twin[:SEED]' to regenerate the synthetic twin's (required)",
+        "order, 'twin:class' for the class's challenge files (hepml challenge), or "
+        "'twin[:SEED]' to regenerate a synthetic twin's (required)",
     )
     p.add_argument(
         "--out",
@@ -284,6 +285,31 @@ def _add_leaderboard_command(sub: argparse._SubParsersAction) -> None:
         help="output folder (default: leaderboard/ASSIGNMENT/ under the course root)",
     )
     p.set_defaults(func=cmd_leaderboard)
+    c = sub.add_parser(
+        "challenge",
+        help="write the class's challenge files (twin jets only the grader can label)",
+        description=(
+            "Write test_without_truth_100k.h5 and its image file for the class's challenge: "
+            "synthetic top-tagging jets drawn from the grader's secret, so that no student can "
+            "regenerate their labels. Hand the files to the class; rank with "
+            "`hepml leaderboard ASSIGNMENT --labels twin:class`."
+        ),
+    )
+    c.add_argument("out", type=Path, metavar="DIR", help="folder for the two files")
+    c.set_defaults(func=cmd_challenge)
+
+
+def cmd_challenge(args: argparse.Namespace) -> int:
+    """Write the class's challenge files."""
+    from autograder.course import manifest
+    from autograder.leaderboard import challenge
+
+    root = Path(args.root).resolve() if args.root else manifest.find_root()
+    paths = challenge.write(root, args.out)
+    for path in paths.values():
+        print(f"wrote {path}")
+    print("rank the class with: hepml leaderboard ASSIGNMENT --labels twin:class")
+    return 0
 
 
 # -- demo -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ __all__ = [
     "CheckFailed",
     "InputError",
     "Verdict",
+    "derive_safely",
     "fail",
     "fmt",
     "judge",
@@ -122,15 +123,7 @@ def run_check(
     """
     __tracebackhide__ = True
     spec = dict(spec or {})
-    try:
-        derived = dict(derive())
-    except InputError as exc:
-        derived = {"input_error": str(exc)}
-    except Exception as exc:  # the student's objects raised while being read
-        derived = {
-            "input_error": f"Could not read your answer ({type(exc).__name__}: "
-            f"{_first_line(exc)}): check that you passed what the question asks for."
-        }
+    derived = derive_safely(derive)
     arguments = {**derived, **spec}
     try:
         path = artefacts.record(name, arguments, spec_keys=tuple(spec))
@@ -143,6 +136,22 @@ def run_check(
         artefacts.set_verdict(path, verdict)
     if not verdict.passed:
         raise CheckFailed(verdict.message) from None
+
+
+def derive_safely(derive: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
+    """Run a check's ``derive`` step; an error of the student's objects becomes ``input_error``.
+
+    The same in the kernel, in the clean process and in the measurement process.
+    """
+    try:
+        return dict(derive())
+    except InputError as exc:
+        return {"input_error": str(exc)}
+    except Exception as exc:  # the student's objects raised while being read
+        return {
+            "input_error": f"Could not read your answer ({type(exc).__name__}: "
+            f"{_first_line(exc)}): check that you passed what the question asks for."
+        }
 
 
 def _first_line(exc: BaseException, limit: int = 200) -> str:

@@ -8,6 +8,7 @@ the figure is below what the part requires: neither the threshold nor the value 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -165,6 +166,7 @@ def auc_on_unseen(
     hidden: bool = True,
     output: str = "probability",
     record_model: bool = False,
+    truth: Any = None,
 ) -> None:
     """Score ``model`` on events it never saw and check that its AUC is at least ``threshold``.
 
@@ -187,6 +189,10 @@ def auc_on_unseen(
     record_model : bool
         Also record the model with cloudpickle (only while grading), for a grader that re-scores
         it in a sandbox; no judge reads it.
+    truth : array-like, shape (n,), optional
+        The twin's true (log) likelihood ratio of the events: scores that rank the events as it
+        does (Spearman correlation above :data:`TRUTH_CORRELATION`) fail, since a trained model
+        does not reach that; a model that computes the generator's formula does.
 
     Raises
     ------
@@ -194,8 +200,11 @@ def auc_on_unseen(
     """
     __tracebackhide__ = True
 
+    # The labels and weights are the judge's: they never reach the process that runs the model.
+    labels = _score_data(y_true, np.zeros(0), sample_weight)
+
     def derive() -> dict[str, Any]:
-        data = _score_data(y_true, np.zeros(0), sample_weight)
+        data: dict[str, Any] = {}
         try:
             data["y_score"] = _scores_1d(model_scores(model, X, output=output))
             data["error"] = None
@@ -205,7 +214,14 @@ def auc_on_unseen(
             data["model"] = Pickled(model)
         return data
 
-    spec = {"threshold": float(threshold), "hidden": bool(hidden)}
+    spec = {
+        "threshold": float(threshold),
+        "hidden": bool(hidden),
+        "y_true": labels["y_true"],
+        "sample_weight": labels["sample_weight"],
+    }
+    if truth is not None:
+        spec["truth"] = np.asarray(to_numpy(truth, "the true likelihood ratio"), dtype=np.float64)
     run_check("auc_on_unseen", derive, spec)
 
 
@@ -218,12 +234,41 @@ def _judge_auc_on_unseen(
     threshold: float,
     hidden: bool,
     model: Any = None,
+    truth: np.ndarray | None = None,
 ) -> Verdict:
     if error is not None or y_score is None:
         return fail(f"Your model could not score the unseen events ({error}).")
+    if truth is not None and _ranks_like(y_score, truth):
+        return fail(
+            "Your model ranks the unseen events exactly as the generator's true likelihood ratio "
+            "does: the model must be one you trained, not the twin's formula."
+        )
     return _judge_auc_at_least(
         y_true, y_score, sample_weight, threshold, hidden, what="unseen events"
     )
+
+
+#: Spearman correlation with the twin's truth above which scores are the truth, not a model's.
+TRUTH_CORRELATION = 0.999
+
+
+def truth_correlation(y_score: Any, truth: Any) -> float:
+    """Spearman correlation of scores with a twin's true likelihood ratio (nan: not comparable)."""
+    from scipy.stats import spearmanr
+
+    s = np.asarray(y_score, dtype=np.float64).ravel()
+    t = np.asarray(truth, dtype=np.float64).ravel()
+    if s.shape != t.shape:
+        return math.nan
+    ok = np.isfinite(s) & np.isfinite(t)
+    if ok.sum() < 10:
+        return math.nan
+    return float(spearmanr(s[ok], t[ok]).statistic)
+
+
+def _ranks_like(y_score: Any, truth: np.ndarray) -> bool:
+    rho = truth_correlation(y_score, truth)
+    return bool(np.isfinite(rho) and rho > TRUTH_CORRELATION)
 
 
 # --------------------------------------------------------------------------------------------

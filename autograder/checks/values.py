@@ -125,6 +125,8 @@ def _call(fn: Any, case: Any) -> Any:
 
 def _describe(case: Any) -> str:
     def one(v: Any) -> str:
+        if getattr(type(v), "opaque_student_object", False):  # the grader's stand-in for code
+            return repr(v)
         if isinstance(v, (int, float, np.number)):
             return fmt(v)
         if isinstance(v, str):

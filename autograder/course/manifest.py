@@ -21,6 +21,9 @@ class Assignment:
     time_budget_s: float
     bonus_points: float = 0.0
     thresholds: dict = field(default_factory=dict)
+    #: False when every test cell is measured by the grader (docs/writing-tests.md): the kernel
+    #: then runs test cells without their hidden region.
+    hidden_tests_in_kernel: bool = True
 
     def source_notebook(self, root: Path) -> Path:
         """Path of the solution notebook, ``source/<id>/<id>.ipynb``."""
@@ -118,6 +121,7 @@ def load(root: Path | None = None) -> Course:
                 bonus_points=float(entry.get("bonus_points", 0)),
                 time_budget_s=float(entry["time_budget_s"]),
                 thresholds=dict(entry.get("thresholds", {})),
+                hidden_tests_in_kernel=bool(entry.get("hidden_tests_in_kernel", True)),
             )
         )
     return Course(

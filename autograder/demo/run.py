@@ -34,7 +34,7 @@ from pathlib import Path
 from autograder.course import manifest
 from autograder.demo import plan as demo_class
 from autograder.demo.verdicts import DemoResult, compare, compare_challenge, read_grades
-from autograder.grading.worker import THREAD_VARS  # the kernels' thread variables
+from autograder.grading.limits import THREAD_VARS  # the kernels' thread variables
 
 #: The parts of the repository a scratch course is made of.
 COURSE_PARTS = ("course", "source", "release", "nbgrader_config.py")

@@ -48,6 +48,7 @@ from autograder.grading import report as class_report
 from autograder.grading import sandbox as kernel_sandbox
 from autograder.grading import state as grade_state
 from autograder.grading.collect import Unmatched
+from autograder.grading.secret import grader_secret
 from autograder.grading.worker import Job, Outcome, digest, files_of
 
 #: Executed notebooks are written to the gradebook in batches of this many (and at the end).
@@ -258,6 +259,7 @@ def _run(
 ) -> None:
     """Steps 1 to 6 of the module docstring, once the preflight checks passed."""
     assignment, root = result.assignment, course.root
+    spec = course.assignment(assignment)
     found = collect.collect(
         assignment,
         Path(submissions) if submissions is not None else None,
@@ -302,6 +304,7 @@ def _run(
         source_sha = prepared.source_digest
         n_workers = workers or dispatch.default_workers()
         threads = max(1, dispatch.default_workers() // max(1, n_workers))
+        secret = grader_secret(root)
         jobs = [
             Job(
                 assignment=assignment,
@@ -315,6 +318,8 @@ def _run(
                 sha256=sha,
                 hide=hide,
                 threads=threads,
+                secret=secret,
+                strip_hidden=not spec.hidden_tests_in_kernel,
             )
             for student, files, sha in todo
         ]

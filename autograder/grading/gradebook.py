@@ -7,7 +7,8 @@
 - :func:`add_students` puts every collected student into the gradebook.
 - :func:`record` writes the grades of executed notebooks in one ``nbgrader autograde`` pass that
   executes nothing: its sanitising chain is empty and its autograding chain is
-  ``SaveAutoGrades``, ``AssignLatePenalties``, ``CheckCellMetadata``.
+  :data:`autograder.preprocessors.RECORD` (``SaveAutoGrades``, then ``ApplyCleanScores`` so that
+  the grader's clean scores win, ``AssignLatePenalties``, ``CheckCellMetadata``).
 - :func:`read_grades` reads per-cell scores back for the exports.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from autograder.course import nbgrader_cli as nbgrader_run
 from autograder.grading import warm_start
+from autograder.preprocessors import RECORD
 
 
 def default_db_url(root: Path) -> str:
@@ -179,11 +181,7 @@ def record(
             (folder / "timestamp.txt").write_bytes(timestamps[student])
     rel = staging.relative_to(root).as_posix()
     # Command-line values win over the course's nbgrader_config.py (read last by nbgrader).
-    chain = [
-        "nbgrader.preprocessors.SaveAutoGrades",
-        "nbgrader.preprocessors.AssignLatePenalties",
-        "nbgrader.preprocessors.CheckCellMetadata",
-    ]
+    chain = list(RECORD)
     log = ""
     try:
         log = run_nbgrader(

@@ -35,6 +35,8 @@ from typing import Any
 import psutil
 
 #: Default memory limit of one kernel's process tree, in MiB.
+#: The thread-count variables of the BLAS and OpenMP libraries (kernels, clean processes).
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 DEFAULT_MEMORY_MB = 4096.0
 #: The per-notebook wall time is this factor times the manifest's ``time_budget_s``, plus startup.
 BUDGET_FACTOR = 3.0

@@ -33,6 +33,7 @@ import ast
 import builtins
 import importlib
 import json
+import os
 import sys
 import traceback
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ from typing import Any
 from autograder.checks import _core
 from autograder.checks import records as artefacts
 from autograder.checks.records import Verdict
+from helpers.data.synthetic import SECRET_ENV
 
 #: Names a test cell reads from the notebook that are bound to the real module here.
 MODULE_ALIASES: Mapping[str, str] = {
@@ -182,19 +184,10 @@ def capture_calls(source: str) -> Capture:
     """Execute an official test source with recording-only checks (see the module docstring)."""
     importlib.import_module("autograder.checks")
     capture = Capture()
-    original = _core.run_check
 
     def recorder(name: str, derive: Any, spec: Mapping[str, Any] | None = None) -> None:
         capture.calls.append((name, dict(spec or {})))
 
-    patched = []
-    for mod_name, module in list(sys.modules.items()):
-        if (
-            mod_name.startswith("autograder.checks")
-            and getattr(module, "run_check", None) is original
-        ):
-            module.run_check = recorder
-            patched.append(module)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     for name in free_names(source):
         target = MODULE_ALIASES.get(name)
@@ -206,13 +199,11 @@ def capture_calls(source: str) -> Capture:
                 pass
         namespace[name] = Placeholder(name)
     try:
-        exec(compile(source, "<official test cell>", "exec"), namespace)
+        with _recording(recorder):
+            exec(compile(source, "<official test cell>", "exec"), namespace)
         capture.complete = True
     except Exception as exc:
         capture.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        for module in patched:
-            module.run_check = original
     return capture
 
 
@@ -242,6 +233,7 @@ class CellVerdict:
     spec_verified: bool = True
     applicable: bool = True
     detail: str = ""
+    measured: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -252,6 +244,7 @@ class CellVerdict:
             "spec_verified": self.spec_verified,
             "applicable": self.applicable,
             "detail": self.detail,
+            "measured": self.measured,
         }
 
 
@@ -305,6 +298,187 @@ def recheck_cell(source: str, records_dir: Path) -> CellVerdict:
     return verdict
 
 
+OFFICIAL_RAISED = (
+    "The grader ran this test on your objects in a clean Python process and it stopped: {error}"
+)
+
+
+@dataclass
+class Measurer:
+    """How the clean process has the student's code measured (see :mod:`autograder.grading.measure`).
+
+    Attributes
+    ----------
+    folder : Path
+        Where the measurement jobs go (visible to the measurement process).
+    argv : list of str or None
+        The sandboxed command, with ``{job}``; None runs it unsandboxed.
+    cwd : Path or None
+        The kernel's working folder.
+    env : dict or None
+        The measurement process's environment (never the grader's secret).
+    timeout : float
+    """
+
+    folder: Path
+    argv: list[str] | None = None
+    cwd: Path | None = None
+    env: dict[str, str] | None = None
+    timeout: float = 300.0
+    jobs: int = 0
+
+    def __call__(self, derives: list[Any]) -> list[dict[str, Any]]:
+        from autograder.grading import measure
+
+        self.jobs += 1
+        return measure.run(
+            derives,
+            self.folder / f"job-{self.jobs}",
+            argv=self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            timeout=self.timeout,
+        )
+
+
+@dataclass
+class MeasuredCapture:
+    """The check calls of one test cell run on the student's objects, before judging.
+
+    ``calls`` holds ``[name, derived or None, derive or None, spec]``: a call whose ``derive``
+    needs the student's code keeps its ``derive`` until :func:`measure_pending` fills
+    ``derived``. ``verdict`` is set when the cell is decided without judging (the official code
+    stopped on the student's objects, the exhibits could not be read).
+    """
+
+    calls: list[list[Any]] = field(default_factory=list)
+    verdict: CellVerdict | None = None
+
+
+def capture_measured(source: str, exhibits_dir: Path) -> MeasuredCapture | None:
+    """Run the whole official source here, hidden part included, on the student's exhibits.
+
+    Plain data is real; every check's ``derive`` step that needs the student's code is kept for
+    the measurement process. Returns None when the official source uses a code object of the
+    student outside a check (it calls or inspects it directly): such a cell is judged from the
+    kernel's records instead (:func:`recheck_cell`), and the course's tests list it.
+    """
+    from autograder.grading import exhibits
+
+    try:
+        objects = exhibits.load(exhibits_dir)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        verdict = CellVerdict(False, BAD_RECORDS.format(why=f"exhibits: {type(exc).__name__}"))
+        return MeasuredCapture(verdict=verdict)
+    importlib.import_module("autograder.checks")
+    capture = MeasuredCapture()
+
+    def recorder(name: str, derive: Any, spec: Mapping[str, Any] | None = None) -> None:
+        try:
+            capture.calls.append([name, _core.derive_safely(derive), None, dict(spec or {})])
+        except exhibits.NeedsMeasurement:
+            capture.calls.append([name, None, derive, dict(spec or {})])
+
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    for name in free_names(source):
+        if name in objects:
+            namespace[name] = objects[name]
+            continue
+        target = MODULE_ALIASES.get(name)
+        if target is not None:
+            try:
+                namespace[name] = importlib.import_module(target)
+                continue
+            except ImportError:
+                pass
+        namespace[name] = exhibits.Missing(name)
+    try:
+        with _recording(recorder):
+            exec(compile(source, "<official test cell>", "exec"), namespace)
+    except exhibits.NeedsMeasurement:
+        return None
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        capture.verdict = CellVerdict(False, OFFICIAL_RAISED.format(error=error), measured=True)
+    return capture
+
+
+def measure_pending(captures: list[MeasuredCapture], measurer: Measurer) -> None:
+    """Measure every pending ``derive`` of ``captures`` in ONE measurement process."""
+    pending = [c for cap in captures if cap.verdict is None for c in cap.calls if c[2] is not None]
+    if pending:
+        for call, derived in zip(pending, measurer([c[2] for c in pending]), strict=True):
+            call[1], call[2] = derived, None
+
+
+def judge_measured(capture: MeasuredCapture) -> CellVerdict:
+    """The clean verdict of a measured capture: every check judged against the specification the
+    official code computed here (records the kernel wrote are not read)."""
+    if capture.verdict is not None:
+        return capture.verdict
+    verdict = CellVerdict(True, n_expected=len(capture.calls), measured=True)
+    for name, derived, _, spec in capture.calls:
+        clean = _core.judge(name, {**derived, **spec})
+        if not clean.passed:
+            verdict.passed = False
+            verdict.message = CLEAN_FAIL.format(message=clean.message)
+            return verdict
+    return verdict
+
+
+def measured_cell(source: str, exhibits_dir: Path, measurer: Measurer) -> CellVerdict | None:
+    """:func:`capture_measured`, :func:`measure_pending` and :func:`judge_measured` for one cell
+    (None: the cell is judged from the records)."""
+    capture = capture_measured(source, exhibits_dir)
+    if capture is None:
+        return None
+    measure_pending([capture], measurer)
+    return judge_measured(capture)
+
+
+def judge_cells(cells: list[Mapping[str, Any]], measurer: Measurer) -> dict[str, CellVerdict]:
+    """The clean verdicts of a notebook's test cells, by grade id: measured from the exhibits
+    where the official source allows it (one measurement process for all of them), else
+    re-judged from the kernel's records."""
+    captures: dict[str, MeasuredCapture] = {}
+    verdicts: dict[str, CellVerdict] = {}
+    for cell in cells:
+        folder = Path(cell["records"])
+        capture = None
+        if (folder / "exhibits" / "exhibits.json").is_file():
+            capture = capture_measured(cell["source"], folder / "exhibits")
+        if capture is None:
+            verdicts[cell["grade_id"]] = recheck_cell(cell["source"], folder)
+        else:
+            captures[cell["grade_id"]] = capture
+    measure_pending(list(captures.values()), measurer)
+    for grade_id, capture in captures.items():
+        verdicts[grade_id] = judge_measured(capture)
+    return {cell["grade_id"]: verdicts[cell["grade_id"]] for cell in cells}
+
+
+class _recording:
+    """Replace ``run_check`` in every loaded ``autograder.checks`` module by ``recorder``."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self.patched: list[Any] = []
+
+    def __enter__(self) -> None:
+        self.original = original = _core.run_check
+        for mod_name, module in list(sys.modules.items()):
+            if (
+                mod_name.startswith("autograder.checks")
+                and getattr(module, "run_check", None) is original
+            ):
+                module.run_check = self.recorder
+                self.patched.append(module)
+
+    def __exit__(self, *exc: Any) -> None:
+        for module in self.patched:
+            module.run_check = self.original
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -I -m autograder.grading.replay JOB.json VERDICTS.json``."""
     args = sys.argv[1:] if argv is None else argv
@@ -314,15 +488,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     job = json.loads(Path(args[0]).read_text())
-    results = {}
-    for cell in job["cells"]:
-        try:
-            results[cell["grade_id"]] = recheck_cell(
-                cell["source"], Path(cell["records"])
-            ).to_json()
-        except Exception:
-            traceback.print_exc()
-            return 1
+    # The measurement process runs the student's code: it never gets the grader's secret.
+    measure_env = {k: v for k, v in os.environ.items() if k != SECRET_ENV}
+    measurer = Measurer(
+        Path(job.get("measure_dir") or Path(args[1]).parent / "measure"),
+        argv=job.get("measure_argv"),
+        cwd=Path(job["measure_cwd"]) if job.get("measure_cwd") else None,
+        env=measure_env,
+        timeout=float(job.get("measure_timeout", 300.0)),
+    )
+    try:
+        verdicts = judge_cells(job["cells"], measurer)
+    except Exception:
+        traceback.print_exc()
+        return 1
+    results = {grade_id: verdict.to_json() for grade_id, verdict in verdicts.items()}
     Path(args[1]).write_text(json.dumps(results))
     return 0
 

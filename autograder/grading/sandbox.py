@@ -105,27 +105,6 @@ def _real(paths: Sequence[Path]) -> list[str]:
     return [os.path.realpath(p) for p in paths]
 
 
-def sandbox_argv(
-    python: str,
-    command: Sequence[str],
-    *,
-    hide: Sequence[Path] = (),
-    readonly: Sequence[Path] = (),
-    private: Sequence[Path] = (),
-    keep: Sequence[Path] = (),
-) -> list[str]:
-    """The ``argv`` that runs ``command`` in the namespaces (see the module docstring).
-
-    The arguments are those of :func:`kernel_argv`; every path is resolved first.
-    """
-    plan = [f"ro:{p}" for p in _real(readonly) if Path(p).is_dir()]
-    plan += [f"hide:{p}" for p in _real(hide) if Path(p).exists()]
-    plan += [f"tmpfs:{p}" for p in _real(private) if Path(p).is_dir()]
-    plan += [f"keep:{p}" for p in _real(keep) if Path(p).is_dir()]
-    me = [python, "-m", "autograder.grading.sandbox"]
-    return ["unshare", "-rm", "--", *me, "hide", *plan, "--", *_INNER, *me, "init", "--", *command]
-
-
 def kernel_argv(
     python: str,
     *,
@@ -153,9 +132,42 @@ def kernel_argv(
         Folders inside hidden or private ones that the kernel still needs, bound back in place.
     """
     kernel = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    return sandbox_argv(
+        python,
+        kernel,
+        hide=hide,
+        isolate=isolate,
+        readonly=readonly,
+        private=private,
+        keep=keep,
+    )
+
+
+def sandbox_argv(
+    python: str,
+    command: Sequence[str],
+    *,
+    hide: Sequence[Path] = (),
+    isolate: bool,
+    readonly: Sequence[Path] = (),
+    private: Sequence[Path] = (),
+    keep: Sequence[Path] = (),
+) -> list[str]:
+    """``command`` run in the grading sandbox (the arguments are those of :func:`kernel_argv`);
+    the kernel and the measurement process of a submission share one plan.
+
+    Every path is resolved first (``os.path.realpath``): a mount follows links, and a link into
+    a folder that the plan covers (``/tmp``) would dangle once it is covered.
+    """
+    command = list(command)
     if not isolate:
-        return kernel
-    return sandbox_argv(python, kernel, hide=hide, readonly=readonly, private=private, keep=keep)
+        return command
+    plan = [f"ro:{p}" for p in _real(readonly) if Path(p).is_dir()]
+    plan += [f"hide:{p}" for p in _real(hide) if Path(p).exists()]
+    plan += [f"tmpfs:{p}" for p in _real(private) if Path(p).is_dir()]
+    plan += [f"keep:{p}" for p in _real(keep) if Path(p).is_dir()]
+    me = [python, "-m", "autograder.grading.sandbox"]
+    return ["unshare", "-rm", "--", *me, "hide", *plan, "--", *_INNER, *me, "init", "--", *command]
 
 
 _PROBE = """
@@ -194,6 +206,7 @@ def unreadable(
         python,
         [python, "-c", _PROBE, *map(str, paths)],
         hide=hide,
+        isolate=True,
         readonly=readonly,
         private=private,
         keep=keep,

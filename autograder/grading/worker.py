@@ -43,7 +43,7 @@ import nbformat
 from autograder.course import nbgrader_cli as nbgrader_run
 from autograder.grading import limits, warm_start
 from autograder.grading import sandbox as kernel_sandbox
-from autograder.grading.limits import Limits
+from autograder.grading.limits import THREAD_VARS, Limits
 from autograder.preprocessors import AUTOGRADE, SANITIZE
 
 #: Environment variables passed to nbgrader and the kernel (plus those with these prefixes).
@@ -74,7 +74,6 @@ ENV_PREFIXES = (
     "HEPML_MIRROR",
     "XDG_CACHE_HOME",
 )
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 #: Keep a worker's scratch folder for debugging when this variable is set.
 KEEP_SCRATCH_ENV = "HEPML_KEEP_SCRATCH"
 #: Folders or files (``os.pathsep``-separated) that sandboxed kernels may read, read-only, beside
@@ -106,6 +105,10 @@ class Job:
         Paths (on the grader's machine) the kernel must not see; those absent are ignored.
     threads : int
         Threads for BLAS/OpenMP in the kernel (cores shared by the concurrent workers).
+    secret : str
+        The grader's secret (:mod:`autograder.grading.secret`), for the clean process only.
+    strip_hidden : bool
+        The kernel runs test cells without their hidden region (every test cell is measured).
     """
 
     assignment: str
@@ -119,6 +122,8 @@ class Job:
     sha256: str
     hide: tuple[str, ...] = ()
     threads: int = 1
+    secret: str = ""
+    strip_hidden: bool = False
 
 
 @dataclass
@@ -215,7 +220,7 @@ def invalid_notebook(data: bytes) -> str | None:
     return None
 
 
-def _config(job: Job, d: dict[str, Path], kernel_name: str) -> str:
+def _config(job: Job, d: dict[str, Path], kernel_name: str, measure_argv: list[str]) -> str:
     lim = job.limits
     lines = [
         "c = get_config()  # noqa: F821",
@@ -236,9 +241,14 @@ def _config(job: Job, d: dict[str, Path], kernel_name: str) -> str:
         f"c.GuardedExecute.records_dir = {str(d['private'] / 'records')!r}",
         f"c.GuardedExecute.kill_marker = {str(d['private'] / 'killed.txt')!r}",
         "c.GuardedExecute.startup_timeout = 120",
+        f"c.GuardedExecute.strip_hidden = {bool(job.strip_hidden)!r}",
         f"c.Recheck.records_dir = {str(d['private'] / 'records')!r}",
         f"c.Recheck.work_dir = {str(d['private'] / 'recheck')!r}",
         f"c.Recheck.python = {sys.executable!r}",
+        f"c.Recheck.measure_dir = {str(d['live'] / 'measure')!r}",
+        f"c.Recheck.measure_argv = {measure_argv!r}",
+        f"c.Recheck.measure_cwd = {str(d['work'])!r}",
+        f"c.Recheck.secret_file = {str(d['private'] / 'grader-secret')!r}",
         "c.KernelManager.transport = 'ipc'",
         f"c.KernelManager.ip = {str(d['rt'] / 'k')!r}",
         f"c.KernelManager.connection_file = {str(d['rt'] / 'kernel.json')!r}",
@@ -356,17 +366,23 @@ def _grade_in(scratch: Path, job: Job, notebooks: list[str], outcome: Outcome) -
     keep = [d["work"], d["live"], d["rt"]]
     if os.environ.get("HEPML_DATA_DIR"):
         keep.append(Path(os.environ["HEPML_DATA_DIR"]))
-    argv = kernel_sandbox.kernel_argv(
-        sys.executable,
-        hide=hide,
-        isolate=isolate,
-        readonly=[*_code_folders(), *_readable_folders()],
-        private=sorted({Path(tempfile.gettempdir()), scratch.parent}),
-        keep=keep,
-    )
+    plan = {
+        "hide": hide,
+        "isolate": isolate,
+        "readonly": [*_code_folders(), *_readable_folders()],
+        "private": sorted({Path(tempfile.gettempdir()), scratch.parent}),
+        "keep": keep,
+    }
+    argv = kernel_sandbox.kernel_argv(sys.executable, **plan)
+    measure_cmd = [sys.executable, "-I", "-m", "autograder.grading.measure", "{job}"]
+    measure_argv = kernel_sandbox.sandbox_argv(sys.executable, measure_cmd, **plan)
+    secret_file = d["private"] / "grader-secret"
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(job.secret)
     kernel_env = {"HEPML_ARTEFACT_DIR": str(d["live"])}
     kernel_name = kernel_sandbox.write_kernelspec(d["jp"], argv, kernel_env)
-    (d["course"] / "nbgrader_config.py").write_text(_config(job, d, kernel_name))
+    (d["course"] / "nbgrader_config.py").write_text(_config(job, d, kernel_name, measure_argv))
     outcome.sandboxed = isolate
 
     env = _environment(job.threads)

@@ -12,7 +12,6 @@ re-exports the public names of both, so ``from autograder import leaderboard`` r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ from autograder.leaderboard.ranking import (
     twin_challenge_labels,
 )
 from autograder.leaderboard.report import (
+    LeaderboardResult,
     figure_png,
     format_table,
     plot_auc_bars,
@@ -81,27 +81,6 @@ __all__ = [
 TOP_CURVES = 5  # entries whose rejection curve is drawn
 
 
-@dataclass
-class LeaderboardResult:
-    """What :func:`leaderboard` produced: the ranking, the files not ranked, the files written."""
-
-    assignment: str
-    n_jets: int
-    entries: list[Entry] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    outputs: dict[str, Path] = field(default_factory=dict)
-
-    def summary(self) -> str:
-        """The printed report: the table, the files not ranked, the files written."""
-        lines = [
-            f"Leaderboard of {self.assignment}: {len(self.entries)} entries ranked on "
-            f"{self.n_jets} challenge jets",
-            format_table(self.entries, self.rejected),
-        ]
-        lines += [f"wrote {path}" for path in self.outputs.values()]
-        return "\n".join(lines)
-
-
 # --- the command -------------------------------------------------------------------------------
 
 
@@ -119,6 +98,21 @@ def _nbgrader_files(root: Path, assignment: str) -> list[tuple[Path, str, str | 
         if folder.is_dir():
             files += _scan(folder, f"{student.name}/{PREDICTIONS_FOLDER}/", student.name)
     return files
+
+
+def _twin_seed(labels: object, root: Path | None) -> int | None:
+    """The twin seed of ``"twin"``, ``"twin:SEED"`` or ``"twin:class"`` labels (None otherwise)."""
+    if not isinstance(labels, str) or not (labels == "twin" or labels.startswith("twin:")):
+        return None
+    seed = labels.partition(":")[2]
+    if seed == "class":
+        from autograder.leaderboard import challenge
+        from helpers.data.synthetic import top_tagging
+
+        if root is None:
+            raise ValueError("labels 'twin:class' need the course root (the grader's secret)")
+        return challenge.class_seed(root, top_tagging.DEFAULT_EVENTS)
+    return int(seed) if seed else 0
 
 
 def leaderboard(
@@ -159,7 +153,8 @@ def leaderboard(
     if labels is None:
         raise ValueError(
             "the leaderboard needs the hidden labels: pass a .npy/.npz/.csv/.h5 file of "
-            "is_signal_new in challenge-file order, or 'twin[:SEED]' for the synthetic twin"
+            "is_signal_new in challenge-file order, 'twin:class' for the class's challenge files "
+            "(hepml challenge), or 'twin[:SEED]' for a synthetic twin"
         )
     course_root = None
     if root is not None or predictions_dir is None or out_dir is None:
@@ -168,7 +163,13 @@ def leaderboard(
         course_root = Path(root).resolve() if root is not None else manifest.find_root()
         if (course_root / "course" / "manifest.toml").is_file():
             manifest.load(course_root).assignment(assignment)  # KeyError for an unknown id
-    y = read_labels(labels)
+    twin_seed = _twin_seed(labels, course_root)
+    y = twin_challenge_labels(seed=twin_seed) if labels == "twin:class" else read_labels(labels)
+    truth = None
+    if twin_seed is not None:
+        from autograder.leaderboard import challenge
+
+        truth = challenge.true_log_ratio(twin_seed)
     if predictions_dir is not None:
         folder = Path(predictions_dir)
         if not folder.is_dir():
@@ -183,11 +184,19 @@ def leaderboard(
             )
     submissions, rejected = select_submissions(files)
     valid, scores_of, read_notes = [], {}, {}
+    from autograder.leaderboard.challenge import not_a_model
+
     for sub in submissions:
         try:
             scores_of[sub.file], read_notes[sub.file] = read_predictions(sub.path, len(y))
         except InvalidPredictions as exc:
             rejected.append(Rejected(sub.file, str(exc), sub.group, sub.model))
+            continue
+        why = not_a_model(scores_of[sub.file], y, truth)
+        if why:
+            rejected.append(
+                Rejected(sub.file, why[0].upper() + why[1:] + ".", sub.group, sub.model)
+            )
             continue
         valid.append(sub)
     kept, extra = limit_models(valid)

@@ -39,6 +39,12 @@ Hidden labels
     ``is_signal_new`` (1 = top, 0 = QCD) of every challenge jet in file order. An array works too.
     For the synthetic twin the grader regenerates them: ``labels="twin"`` or ``"twin:SEED"`` calls
     :func:`twin_challenge_labels` (the seed of the twin the students were given, default 0).
+    A graded class uses ``"twin:class"`` (read by ``board.leaderboard``): the challenge files that
+    ``hepml challenge`` wrote from the grader's secret (:mod:`autograder.leaderboard.challenge`).
+
+Not a model
+    With twin labels, an entry whose scores rank the jets as the generator's true likelihood ratio
+    does, and with any labels an entry whose scores are the labels, is reported, not ranked.
 """
 
 from __future__ import annotations

@@ -12,18 +12,16 @@ import csv
 import html
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from autograder.leaderboard.ranking import MAX_MODELS_PER_GROUP, SIGNAL_EFFICIENCY, Entry, Rejected
 
-if TYPE_CHECKING:
-    from autograder.leaderboard.board import LeaderboardResult
-
 __all__ = [
+    "LeaderboardResult",
     "figure_png",
     "format_table",
     "plot_auc_bars",
@@ -31,6 +29,28 @@ __all__ = [
     "render_html",
     "write_csv",
 ]
+
+
+@dataclass
+class LeaderboardResult:
+    """What :func:`~autograder.leaderboard.board.leaderboard` produced: the ranking, the files not ranked, the files written."""
+
+    assignment: str
+    n_jets: int
+    entries: list[Entry] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """The printed report: the table, the files not ranked, the files written."""
+        lines = [
+            f"Leaderboard of {self.assignment}: {len(self.entries)} entries ranked on "
+            f"{self.n_jets} challenge jets",
+            format_table(self.entries, self.rejected),
+        ]
+        lines += [f"wrote {path}" for path in self.outputs.values()]
+        return "\n".join(lines)
+
 
 _COLUMNS = ("rank", "group", "model", "AUC", "1/eps_B@0.3", "rank 1/eps_B", "file")
 

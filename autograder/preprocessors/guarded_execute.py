@@ -19,9 +19,10 @@ from pathlib import Path
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_code_cell
 from nbgrader import utils
-from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer, Unicode
+from nbgrader.preprocessors import ClearHiddenTests, Execute
+from traitlets import Bool, Float, Integer, Unicode
 
 NOT_RUN_TIME = (
     "Not run: the notebook reached its time limit of {limit:.0f} s before this cell. Make "
@@ -72,6 +73,11 @@ class GuardedExecute(Execute):
     kill_marker = Unicode("", help="File where the watchdog explains a memory kill.").tag(
         config=True
     )
+    strip_hidden = Bool(
+        False,
+        help="Run test cells in the kernel without their hidden region (the clean process runs "
+        "the whole cell): for assignments whose test cells are all measured.",
+    ).tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict, km=None):
         self._deadline: float | None = None
@@ -170,7 +176,12 @@ class GuardedExecute(Execute):
             self._quarantine()
         self._cell_bytes = 0
         self._capped = False
+        official = cell.source
         try:
+            if is_test:
+                self._export(cell, resources, index)
+                if self.strip_hidden:
+                    ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             why = self._death_reason()
@@ -183,11 +194,29 @@ class GuardedExecute(Execute):
             self._stopped = NOT_RUN_DEAD.format(why="it did not stop when interrupted")
             self._kill_kernel()
         finally:
+            cell.source = official
             if is_test:
                 self._collect(cell.metadata["nbgrader"]["grade_id"])
         return cell, resources
 
     # -- records --------------------------------------------------------------------------------
+
+    def _export(self, cell: NotebookNode, resources: ResourcesDict, index: int) -> None:
+        """Have the kernel write the exhibits of the names the test cell reads (its free names in
+        the official source, which ``OverwriteCells`` put back) into the artefact folder; they are
+        filed with the cell's records. The snippet's outputs are dropped."""
+        if not self.artefact_dir:
+            return
+        from autograder.grading import exhibits
+        from autograder.grading.replay import free_names
+
+        try:
+            names = free_names(cell.source)
+        except SyntaxError:
+            return
+        folder = Path(self.artefact_dir) / "exhibits"
+        probe = new_code_cell(exhibits.export_snippet(names, folder))
+        super().preprocess_cell(probe, resources, index)
 
     def _move_all(self, dest: Path) -> None:
         live = Path(self.artefact_dir)

@@ -1,8 +1,12 @@
 """Judge every test cell the kernel passed again in a clean process; fail those it does not pass.
 
-The clean process is ``python -I -m autograder.grading.replay`` (see there); a test cell the clean
-process fails gets an error output with a message for the student, so the final score of a cell is
-the minimum of the two verdicts.
+The clean process is ``python -I -m autograder.grading.replay`` (see there). A test cell the clean
+process fails gets an error output, put *first* among the cell's outputs (nbgrader's reading of a
+code cell returns at the first error or ``execute_result``, so an error after a displayed value
+would never be read). Every test cell also gets its clean score in its metadata
+(``cell.metadata.hepml.clean_score``, written here for every cell, whatever the submission carried),
+and :class:`~autograder.preprocessors.apply_clean_scores.ApplyCleanScores` writes
+``min(nbgrader's reading, clean score)`` into the gradebook: outputs can only lower a score.
 """
 
 from __future__ import annotations
@@ -12,16 +16,21 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Unicode
+from traitlets import Float, List, Unicode
 
-from autograder.grading.limits import tail
+from autograder.grading.limits import THREAD_VARS, tail
 from autograder.preprocessors.guarded_execute import _error
+from helpers.data.synthetic import SECRET_ENV
+
+#: Key of the cell metadata where the grader writes its clean score of a test cell.
+CLEAN_KEY = "hepml"
 
 
 class Recheck(NbGraderPreprocessor):
@@ -30,7 +39,17 @@ class Recheck(NbGraderPreprocessor):
     records_dir = Unicode("", help="Folder of the per-cell record folders.").tag(config=True)
     work_dir = Unicode("", help="Private folder for the job and the verdicts.").tag(config=True)
     python = Unicode(sys.executable, help="Interpreter of the clean process.").tag(config=True)
-    timeout = Float(300.0, help="Seconds the clean process may take.").tag(config=True)
+    timeout = Float(1800.0, help="Seconds the clean process may take.").tag(config=True)
+    measure_dir = Unicode(
+        "", help="Folder for the measurement jobs, visible to the sandboxed measurement process."
+    ).tag(config=True)
+    measure_argv = List(
+        Unicode(), help="Command of the sandboxed measurement process, with {job}."
+    ).tag(config=True)
+    measure_cwd = Unicode("", help="The kernel's working folder.").tag(config=True)
+    secret_file = Unicode(
+        "", help="File holding the grader's secret (for hidden events), given to the clean process."
+    ).tag(config=True)
 
     def preprocess(
         self, nb: NotebookNode, resources: ResourcesDict
@@ -43,7 +62,8 @@ class Recheck(NbGraderPreprocessor):
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
                     continue
-                score, _ = utils.determine_grade(cell, self.log)
+                score = kernel_score(cell, self.log)
+                set_clean_score(cell, 0.0)  # until the clean process says otherwise
                 if not score:
                     continue  # the kernel failed it already: the minimum is 0
                 grade_id = cell.metadata["nbgrader"]["grade_id"]
@@ -58,7 +78,14 @@ class Recheck(NbGraderPreprocessor):
                 )
         stem = info["notebook"]
         job_path, out_path = work / f"{stem}.recheck.json", work / f"{stem}.verdicts.json"
-        job_path.write_text(json.dumps({"cells": cells}))
+        job: dict[str, Any] = {"cells": cells}
+        if self.measure_dir:
+            job["measure_dir"] = self.measure_dir
+        if self.measure_argv:
+            job["measure_argv"] = list(self.measure_argv)
+        if self.measure_cwd:
+            job["measure_cwd"] = self.measure_cwd
+        job_path.write_text(json.dumps(job))
         if cells:
             log_path = work / f"{stem}.recheck.log"
             env = {
@@ -68,9 +95,18 @@ class Recheck(NbGraderPreprocessor):
                 "TF_CPP_MIN_LOG_LEVEL": "3",
                 "PYTHONHASHSEED": "0",
             }
-            for key in ("HEPML_DATA_DIR", "HEPML_DATA_SOURCE", "LANG", "LC_ALL", "TMPDIR"):
+            for key in (
+                "HEPML_DATA_DIR",
+                "HEPML_DATA_SOURCE",
+                "LANG",
+                "LC_ALL",
+                "TMPDIR",
+                *THREAD_VARS,
+            ):
                 if key in os.environ:
                     env[key] = os.environ[key]
+            if self.secret_file and Path(self.secret_file).is_file():
+                env[SECRET_ENV] = Path(self.secret_file).read_text().strip()
             with open(log_path, "wb") as log:
                 proc = subprocess.run(
                     [
@@ -101,8 +137,29 @@ class Recheck(NbGraderPreprocessor):
             verdict = verdicts.get(entry["grade_id"])
             if verdict is None:
                 raise RuntimeError(f"the clean re-check gave no verdict for {entry['grade_id']}")
-            if not verdict["passed"]:
-                nb.cells[entry["index"]].outputs.append(
-                    _error("CleanRecheckFailed", verdict["message"])
-                )
+            cell = nb.cells[entry["index"]]
+            if verdict["passed"]:
+                set_clean_score(cell, float(cell.metadata["nbgrader"]["points"]))
+            else:
+                cell.outputs.insert(0, _error("CleanRecheckFailed", verdict["message"]))
         return nb, resources
+
+
+def kernel_score(cell: NotebookNode, log: Any = None) -> float:
+    """nbgrader's reading of a test cell's outputs; a reading nbgrader cannot make scores 0.
+
+    (``utils.determine_grade`` raises on an ``execute_result`` above the cell's points, which a
+    display hook of the student can produce.)
+    """
+    try:
+        score, _ = utils.determine_grade(cell, log)
+    except (ValueError, KeyError, TypeError):
+        return 0.0
+    return float(score or 0.0)
+
+
+def set_clean_score(cell: NotebookNode, score: float) -> None:
+    """Write the grader's clean score of a test cell into its metadata."""
+    meta = dict(cell.metadata.get(CLEAN_KEY) or {})
+    meta["clean_score"] = float(score)
+    cell.metadata[CLEAN_KEY] = meta

@@ -154,3 +154,38 @@ def test_negative_total_weight_is_a_sentence(scored):
     assert str(err.value) == (
         "Your model's AUC on unseen events cannot be computed: check its scores."
     )
+
+
+def test_auc_on_unseen_fails_a_model_that_is_the_twins_truth():
+    """A 'model' computing the generator's likelihood ratio ranks events as the truth does; a
+    trained model (the truth plus the error of learning it) does not reach 0.999."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2000, 2))
+    truth = X[:, 0] + 0.5 * X[:, 1]
+    y = (truth + rng.logistic(size=2000) > 0).astype(int)
+    with pytest.raises(CheckFailed, match="true likelihood ratio"):
+        checks.auc_on_unseen(
+            lambda x: 1 / (1 + np.exp(-(x[:, 0] + 0.5 * x[:, 1]))), X, y, 0.6, truth=truth
+        )
+    learned = lambda x: x[:, 0] + 0.45 * x[:, 1] + 0.3 * np.tanh(x[:, 1])  # noqa: E731
+    checks.auc_on_unseen(learned, X, y, 0.6, truth=truth)
+
+
+def test_auc_on_unseen_keeps_the_labels_on_the_judges_side():
+    """The labels are in the specification: the derive step (run where the model runs) does not
+    refer to them."""
+    seen = {}
+
+    def spy(name, derive, spec=None):
+        seen["closure"] = [c.cell_contents for c in derive.__closure__ or ()]
+        seen["spec"] = spec
+
+    y = np.array([0, 1, 0, 1, 1])
+    original = checks.scores.run_check
+    checks.scores.run_check = spy
+    try:
+        checks.auc_on_unseen(lambda x: x[:, 0], np.zeros((5, 1)), y, 0.5)
+    finally:
+        checks.scores.run_check = original
+    assert not any(isinstance(v, np.ndarray) and v.shape == y.shape for v in seen["closure"])
+    np.testing.assert_array_equal(seen["spec"]["y_true"], y)

@@ -16,6 +16,7 @@ import pytest
 
 from autograder import cli
 from autograder.leaderboard import board as lb
+from autograder.leaderboard import challenge
 
 N_JETS = 2000
 ASSIGNMENT = "04_top_tagging"
@@ -30,7 +31,8 @@ def _class_files(folder: Path, y: np.ndarray) -> None:
     rng = np.random.default_rng(11)
     folder.mkdir(parents=True)
     good = y + rng.normal(0.0, 0.7, len(y))
-    np.save(folder / "alpha__perfect.npy", y.astype(np.float64))
+    np.save(folder / "alpha__perfect.npy", y + 0.5 * rng.random(len(y)))
+    np.save(folder / "alpha__labels.npy", y.astype(np.float64))  # the labels: reported
     np.save(folder / "beta__random.npy", rng.random(len(y)))
     np.save(folder / "gamma__inverted.npy", 1.0 - y.astype(np.float32))
     np.save(folder / "delta__dense.npy", good)
@@ -149,6 +151,7 @@ def test_fourth_model_of_a_group_is_reported(ranked):
         ("empty__model.npy", "empty"),
         ("predictions.npy", "no group and model"),
         ("kappa__notes.txt", "not a .npy file"),
+        ("alpha__labels.npy", "are the challenge labels"),
     ],
 )
 def test_invalid_files_are_reported_not_ranked(ranked, file, reason):
@@ -345,3 +348,38 @@ def test_nothing_valid_still_writes_the_reports(tmp_path):
     assert result.entries == [] and [r.file for r in result.rejected] == ["solo__model.npy"]
     assert "(no entry could be ranked)" in result.summary()
     assert all(path.stat().st_size > 0 for path in result.outputs.values())
+
+
+def test_class_challenge_cannot_be_won_from_the_library(tmp_path, monkeypatch, capsys):
+    """The class's challenge jets come from the grader's secret: the public twin's labels score
+    chance on them, and the generator's true likelihood ratio is reported, not ranked."""
+    from helpers.data.synthetic import top_tagging
+
+    monkeypatch.setenv("HEPML_GRADER_SECRET", "test secret of the class")
+    assert cli.main(["--root", str(tmp_path), "challenge", str(tmp_path / "files")]) == 0
+    jets = pd.read_hdf(tmp_path / "files" / "test_without_truth_100k.h5", "table")
+    assert "is_signal_new" not in jets.columns
+    y = lb.twin_challenge_labels(seed=challenge.class_seed(tmp_path, top_tagging.DEFAULT_EVENTS))
+    assert len(jets) == len(y)
+    truth = top_tagging.likelihood_ratio(jets, log=True)
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "predictions"
+    folder.mkdir()
+    np.save(folder / "oracle__truth.npy", truth)
+    np.save(
+        folder / "public__labels.npy", top_tagging.challenge_labels(top_tagging.DEFAULT_EVENTS, 0)
+    )
+    np.save(folder / "honest__net.npy", truth + rng.normal(0.0, 2.0, len(truth)))
+    result = lb.leaderboard(
+        ASSIGNMENT,
+        root=tmp_path,
+        predictions_dir=folder,
+        labels="twin:class",
+        out_dir=tmp_path / "out",
+    )
+    ranked = {(e.group, e.model): e for e in result.entries}
+    assert set(ranked) == {("honest", "net"), ("public", "labels")}
+    assert ranked[("honest", "net")].auc > 0.8
+    assert abs(ranked[("public", "labels")].auc - 0.5) < 0.05
+    (oracle,) = [r for r in result.rejected if r.file == "oracle__truth.npy"]
+    assert "true likelihood ratio" in oracle.reason

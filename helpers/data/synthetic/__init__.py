@@ -97,13 +97,14 @@ def generate(name: str, *, events: int | None = None, seed: int = 0) -> dict[str
     return mod.generate(mod.DEFAULT_EVENTS if events is None else int(events), int(seed))
 
 
-def unseen_seed(name: str, *, events: int, salt: str = "") -> int:
+def unseen_seed(name: str, *, events: int, salt: str = "", secret: str | None = None) -> int:
     """The seed of the hidden events :func:`unseen` draws (64 bits from the grader's secret).
 
     Without ``HEPML_GRADER_SECRET`` (a student's machine, a development run) the seed comes from a
-    fixed development secret: reproducible, and not the events a grader draws.
+    fixed development secret: reproducible, and not the events a grader draws. ``secret``
+    overrides the variable.
     """
-    secret = os.environ.get(SECRET_ENV) or _DEVELOPMENT_SECRET
+    secret = secret or os.environ.get(SECRET_ENV) or _DEVELOPMENT_SECRET
     text = f"{secret}\0{name}\0{int(events)}\0{salt}".encode()
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "little")
 

@@ -77,10 +77,12 @@ __all__ = [
     "DEFAULT_EVENTS",
     "FILES",
     "IMAGE_COLUMNS",
+    "challenge_frame",
     "challenge_labels",
     "generate",
     "likelihood_ratio",
     "write",
+    "write_challenge",
 ]
 
 
@@ -221,6 +223,44 @@ def write(
                 bar.update(1)
     finally:
         bar.close()
+    return paths
+
+
+def challenge_frame(events: int = DEFAULT_EVENTS, seed: int = 0) -> pd.DataFrame:
+    """The challenge jets of the twin ``(events, seed)`` (the rows of ``test_without_truth_100k.h5``)."""
+    return pd.concat([data for data, _ in _blocks("challenge", int(events), int(seed))])
+
+
+def write_challenge(
+    out_dir: Path, *, events: int = DEFAULT_EVENTS, seed: int = 0
+) -> dict[str, Path]:
+    """Write only the two challenge files of the twin ``(events, seed)`` into ``out_dir``.
+
+    A class's challenge uses a seed only the instructor has (``hepml challenge``): the students
+    get these files, and the grader regenerates their labels with :func:`challenge_labels`.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        name: out / name for name in (CONSTITUENT_FILES["challenge"], IMAGE_FILES["challenge"])
+    }
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+    for data, images in _blocks("challenge", int(events), int(seed)):
+        for frame, name in (
+            (data, CONSTITUENT_FILES["challenge"]),
+            (images, IMAGE_FILES["challenge"]),
+        ):
+            frame.to_hdf(
+                paths[name],
+                key=KEY,
+                mode="a",
+                format="table",
+                append=True,
+                complib="blosc",
+                complevel=COMPLEVEL,
+                index=False,
+            )
     return paths
 
 
