@@ -47,3 +47,7 @@ c.GenerateFeedback.preprocessors = list(FEEDBACK)
 # Keep feedback and autograded notebooks small even if a submission prints gigabytes.
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
+
+# `nbgrader export` writes hepml's grades.csv (per-cell scores, auto and manual subtotals, bonus
+# apart, late penalty, status), the same rows as `hepml export`.
+c.ExportApp.plugin_class = "autograder.export.GradesExportPlugin"

@@ -14,6 +14,40 @@ from pathlib import Path
 DB_HELP = "gradebook URL, any database nbgrader supports (default: sqlite:///ROOT/gradebook.db)"
 
 
+class CommandError(Exception):
+    """An expected mistake (a wrong argument, a missing file): one line on stderr, exit 2."""
+
+
+def _message(exc: BaseException) -> str:
+    """The message of an exception on one line (a KeyError's without its quotes)."""
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    return " | ".join(lines) or type(exc).__name__
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the user made a mistake the message explains, not a bug."""
+    import zipfile
+
+    from autograder.course.manifest import ManifestError
+    from autograder.grading.patterns import PatternError
+    from autograder.grading.preflight import DataPathError
+    from autograder.grading.sandbox import SandboxUnavailable
+
+    return (
+        CommandError,
+        FileNotFoundError,
+        NotADirectoryError,
+        PermissionError,
+        KeyError,
+        ManifestError,
+        PatternError,
+        DataPathError,
+        SandboxUnavailable,
+        zipfile.BadZipFile,
+    )
+
+
 # -- release and check ----------------------------------------------------------------------
 
 
@@ -88,6 +122,8 @@ def _add_course_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grading import grade
 
+    if args.dry_run:
+        return _dry_run(args)
     result = grade.grade(
         args.assignment,
         args.submissions,
@@ -101,9 +137,38 @@ def cmd_grade(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         db_url=args.db,
         students=args.student or None,
+        sandbox=not args.no_sandbox,
+        pattern=args.pattern,
     )
     print(result.summary())
     return grade.exit_code(result)
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    """``hepml grade --dry-run``: print how the files would be matched; copy and grade nothing."""
+    from autograder.course import manifest
+    from autograder.grading import collect
+
+    if args.submissions is None:
+        raise CommandError("--dry-run shows how the files of SUBMISSIONS are matched: name them")
+    course = manifest.load(args.root)
+    course.assignment(args.assignment)
+    found = collect.collect(
+        args.assignment,
+        args.submissions,
+        root=course.root,
+        other_assignments=course.ids,
+        pattern=args.pattern,
+        dry_run=True,
+    )
+    for line in found.dry_run_lines():
+        print(line)
+    students = {m.student for m in found.matched}
+    print(
+        f"dry run: {len(found.matched)} file(s) of {len(students)} student(s) matched, "
+        f"{len(found.unmatched)} unmatched; nothing copied"
+    )
+    return 0
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
@@ -160,6 +225,25 @@ def _add_grading_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--student", action="append", metavar="ID", help="only this student (repeat)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without the kernel sandbox where user namespaces are unavailable (without "
+        "this flag grading refuses to start there); the summary and the report say so",
+    )
+    p.add_argument(
+        "--pattern",
+        default=None,
+        metavar="REGEX",
+        help="match SUBMISSIONS' files by a regular expression with named groups student_id and "
+        "file_id (optional: timestamp), as nbgrader's zip_collect; or a preset: 'lms' for "
+        "name_<user id>_<submission id>_<file> downloads (default: the layouts of the docs)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print which file goes to which student and assignment; copy and grade nothing",
+    )
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("feedback", help="feedback HTML without hidden tests or hidden values")
@@ -190,10 +274,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             labels=args.labels,
             out_dir=args.out,
         )
-    except (FileNotFoundError, KeyError, LookupError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"hepml leaderboard: {message}", file=sys.stderr)
-        return 2
+    except (LookupError, ValueError) as exc:  # unreadable or invalid labels and predictions
+        raise CommandError(_message(exc)) from exc
     print(result.summary())
     return 0
 
@@ -286,11 +368,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             assignments=args.assignment or None,
             config=args.config,
             progress=not args.no_progress,
+            sandbox=not args.no_sandbox,
         )
-    except (DemoConfigError, FileExistsError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"hepml demo: {message}", file=sys.stderr)
-        return 2
+    except (DemoConfigError, FileExistsError) as exc:
+        raise CommandError(_message(exc)) from exc
     print(result.summary())
     return demo_verdicts.exit_code(result)
 
@@ -329,6 +410,11 @@ def _add_demo_command(sub: argparse._SubParsersAction) -> None:
         help="the demo class (default: ROOT/course/demo.toml)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without the kernel sandbox where user namespaces are unavailable",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -370,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hepml: interrupted", file=sys.stderr)
         return 130
+    except _expected_errors() as exc:
+        print(f"hepml {args.command}: error: {_message(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

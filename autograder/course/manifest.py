@@ -143,6 +143,11 @@ def load(root: Path | None = None) -> Course:
     """Read and validate ``course/manifest.toml`` under ``root`` (default: found from the cwd)."""
     root = find_root() if root is None else Path(root).resolve()
     path = root / "course" / "manifest.toml"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no course manifest {path}: pass --root the course folder (the one holding "
+            "course/manifest.toml)"
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

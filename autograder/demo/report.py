@@ -10,39 +10,19 @@ can be mailed or opened from anywhere.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autograder.htmlpage import document, img, png, table
+
 if TYPE_CHECKING:  # pragma: no cover
     from autograder.demo.plan import DemoPlan
     from autograder.demo.verdicts import DemoResult, Verdict
-
-_CSS = """
-body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:1.5em 2em;color:#222;max-width:1200px}
-h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:1.6em}
-.sub{color:#666;margin-top:0}
-.banner{padding:.7em 1em;border-radius:6px;font-size:1.15em;font-weight:bold}
-.good{background:#e3f4e3;border:1px solid #7bc47b;color:#1d5e1d}
-.bad{background:#fbe3e3;border:1px solid #d77;color:#8a1f1f}
-table{border-collapse:collapse;margin:.5em 0;font-size:.92em}
-td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.OK{color:#1d6e1d;font-weight:bold}td.MISMATCH{color:#b00;font-weight:bold;background:#fde8e8}
-.small{color:#555;font-size:.85em}img{max-width:100%;border:1px solid #ddd}
-"""
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    return buffer.getvalue()
 
 
 def plot_grades(verdicts: Sequence[Verdict], *, axes=None):
@@ -144,28 +124,10 @@ def plot_timeline(timeline: Sequence[tuple[str, float, float]], *, ax=None):
     return ax
 
 
-def _img(data: bytes, alt: str) -> str:
-    encoded = base64.b64encode(data).decode("ascii")
-    return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}"></p>'
-
-
 def _fmt(total: float | None, status: str, max_auto: float) -> str:
     if status != "graded":
         return status
     return f"{total:g} / {max_auto:g}" if total is not None else "?"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], classes=None) -> str:
-    """Rows are HTML already escaped; ``classes[i][j]`` is the class of a cell."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        cells = []
-        for j, value in enumerate(row):
-            cls = classes[i][j] if classes else ""
-            cells.append(f'<td class="{cls}">{value}</td>' if cls else f"<td>{value}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table>\n<tr>{head}</tr>\n" + "\n".join(body) + "\n</table>"
 
 
 def _assignment_table(verdicts: Sequence[Verdict]) -> str:
@@ -188,7 +150,7 @@ def _assignment_table(verdicts: Sequence[Verdict]) -> str:
         verdict = "OK" if v.ok else "MISMATCH"
         classes.append(["", "", "num", "num", verdict, "num", ""])
     header = ("submission", "what it does", "deserves", "awarded", "verdict", "grading", "")
-    return _table(header, rows, classes)
+    return table(header, rows, classes)
 
 
 def _overview(result: DemoResult, demo: DemoPlan, titles: dict[str, str]) -> str:
@@ -219,7 +181,7 @@ def _overview(result: DemoResult, demo: DemoPlan, titles: dict[str, str]) -> str
         )
         classes.append(["", "", "num", "num", "num", "num", verdict])
     header = ("assignment", "title", "submissions", "grade deserved", "mean grade", "grading", "")
-    return _table(header, rows, classes)
+    return table(header, rows, classes)
 
 
 def render(result: DemoResult, demo: DemoPlan, images: dict[str, bytes]) -> str:
@@ -255,10 +217,6 @@ def render(result: DemoResult, demo: DemoPlan, images: dict[str, bytes]) -> str:
             parts.append(f"{len(result.problems)} problem(s)")
         banner = f'<p class="banner bad">MISMATCH: {esc("; ".join(parts))}.</p>'
     doc = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        "<title>hepml demo: summary</title>",
-        f"<style>{_CSS}</style></head><body>",
         "<h1>hepml demo: a course cycle, graded</h1>",
         f'<p class="sub">{"Quick" if result.quick else "Full"} demo class of '
         f"{len(demo.assignments)} assignment(s), {n} submissions, graded in "
@@ -288,21 +246,21 @@ def render(result: DemoResult, demo: DemoPlan, images: dict[str, bytes]) -> str:
         doc.append(_assignment_table(mine))
     doc.append("<h2>Grade distribution</h2>")
     if "grades" in images:
-        doc.append(_img(images["grades"], "grade distribution of the demo class"))
+        doc.append(img(images["grades"], "grade distribution of the demo class"))
     for a in demo.assignments:
         if a.challenge is None:
             continue
         doc.append(f"<h2>Challenge leaderboard: {esc(a.assignment)}</h2>")
         key = f"leaderboard-{a.assignment}"
         if key in images:
-            doc.append(_img(images[key], f"leaderboard of {a.assignment}"))
+            doc.append(img(images[key], f"leaderboard of {a.assignment}"))
         files = result.leaderboards.get(a.assignment, {})
         if "html" in files:
             rel = Path(files["html"]).relative_to(result.out).as_posix()
             doc.append(f'<p><a href="{esc(rel)}">the full leaderboard</a></p>')
         mine = [c for c in result.challenge if c.assignment == a.assignment]
         doc.append(
-            _table(
+            table(
                 ("prediction file", "made as", "expected", "leaderboard", "verdict"),
                 [
                     [
@@ -325,21 +283,20 @@ def render(result: DemoResult, demo: DemoPlan, images: dict[str, bytes]) -> str:
             "</p>"
         )
     doc.append(
-        _table(
+        table(
             ("stage", "seconds"),
             [[esc(name), f"{s:.1f}"] for name, s in result.stages],
             [["", "num"] for _ in result.stages],
         )
     )
     if "stages" in images:
-        doc.append(_img(images["stages"], "time per stage"))
+        doc.append(img(images["stages"], "time per stage"))
     if result.problems or result.notes:
         doc.append("<h2>Problems and notes</h2><ul>")
         doc += [f"<li><b>problem</b>: {esc(p)}</li>" for p in result.problems]
         doc += [f"<li>{esc(n)}</li>" for n in result.notes]
         doc.append("</ul>")
-    doc.append("</body></html>")
-    return "\n".join(doc) + "\n"
+    return document("hepml demo: summary", doc)
 
 
 def write(result: DemoResult, demo: DemoPlan) -> Path:
@@ -355,8 +312,8 @@ def write(result: DemoResult, demo: DemoPlan) -> Path:
     plots.mkdir(parents=True, exist_ok=True)
     images: dict[str, bytes] = {}
     fig, _ = plot_grades(result.verdicts)
-    images["grades"] = _png(fig)
-    images["stages"] = _png(plot_timeline(result.timeline).figure)
+    images["grades"] = png(fig)
+    images["stages"] = png(plot_timeline(result.timeline).figure)
     for name, data in images.items():
         (plots / f"{name}.png").write_bytes(data)
     for a, files in result.leaderboards.items():

@@ -104,7 +104,7 @@ def export_grades(root: Path, dbs: dict[str, str], output: Path) -> Path:
     """One ``grades.csv`` of several assignments, each read from its own gradebook.
 
     The columns are those of :func:`autograder.export.export`: ``student, assignment``, the
-    graded cells of every assignment, ``total, max, status``.
+    graded cells of every assignment, then :data:`autograder.export.SUMMARY_COLUMNS`.
     """
     from autograder import export
 
@@ -114,7 +114,7 @@ def export_grades(root: Path, dbs: dict[str, str], output: Path) -> Path:
         names, rows = export.rows(assignment, root=Path(root), db_url=db)
         columns += [n for n in names if n not in columns]
         records += rows
-    return export.write_csv(Path(output), [*columns, "total", "max", "status"], records)
+    return export.write_csv(Path(output), [*columns, *export.SUMMARY_COLUMNS], records)
 
 
 def _longest_first(plans: Sequence[demo_class.AssignmentPlan]) -> list:
@@ -180,6 +180,7 @@ def demo(
     config: Path | None = None,
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
+    sandbox: bool = True,
 ) -> DemoResult:
     """Run the demo (see the module docstring) and write its report.
 
@@ -204,6 +205,9 @@ def demo(
         Progress bars while grading.
     echo : callable, optional
         Where progress lines go (default: standard error).
+    sandbox : bool
+        False to grade without the kernel sandbox where it is unavailable (``--no-sandbox``);
+        by default the demo refuses to start there, as ``hepml grade`` does.
 
     Returns
     -------
@@ -212,10 +216,12 @@ def demo(
     from autograder import feedback
     from autograder.course import nbgrader_cli as nbgrader_run
     from autograder.demo import report as demo_report
-    from autograder.grading import dispatch, grade
+    from autograder.grading import dispatch, grade, preflight
     from autograder.leaderboard import board as leaderboard
     from autograder.release import check as course_check
     from autograder.release import generate as release
+
+    sandbox = preflight.sandbox_decision(sandbox=sandbox)  # refuse before any work
 
     if echo is None:
 
@@ -283,6 +289,7 @@ def demo(
                 workers=max(1, n_workers // lanes),
                 progress=progress and lanes == 1,
                 db_url=dbs[a.assignment],
+                sandbox=sandbox,
                 **a.limits,
             )
             return graded, begin - stage.t0, time.perf_counter() - begin

@@ -8,6 +8,16 @@ A class arrives in one of these shapes (``A`` is the assignment id):
   ``<student>.ipynb``, ``<student>_A.ipynb``, ``<student>/A.ipynb`` (with any other files of that
   student beside it) or ``<student>/A/A.ipynb``.
 
+Other names (an LMS download such as ``name_123_456_A.ipynb``) are matched by a *pattern*, as
+nbgrader's ``zip_collect`` does: a regular expression with the named groups ``student_id`` and
+``file_id`` (and optionally ``timestamp``), matched (``re.match``) against the path of every file
+relative to the folder. ``file_id`` is the file's name in the submission (a name without a
+suffix gets the file's own: ``A`` stands for ``A.ipynb``); ``timestamp`` goes into
+``timestamp.txt`` for late penalties (:mod:`autograder.grading.patterns`). Its ``PRESETS`` hold
+patterns by name: ``lms`` matches
+Canvas-style downloads, ``<name>_[late_]<user id>_<submission id>_<file>``, with the name as the
+student id and a resubmission's ``-1`` dropped. ``hepml grade --dry-run`` shows the matching.
+
 Imports are copies (the originals are never moved or changed) into
 ``submitted/<student>/A/``, with a ``timestamp.txt`` from the file's modification time when there
 is none. Anything that cannot be matched to exactly one student is reported with the reason, never
@@ -20,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -28,10 +37,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-#: Student ids: a letter or digit, then letters, digits and ``_ . @ + -`` (at most 128).
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
-#: Names skipped silently (editor and OS debris).
-_DEBRIS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", "Thumbs.db"}
+from autograder.grading import patterns
+from autograder.grading.files import STUDENT_ID, Unmatched, debris, files_below
+
 #: Limits on an archive: total uncompressed bytes and number of entries.
 MAX_ZIP_BYTES = 4 * 2**30
 MAX_ZIP_ENTRIES = 100_000
@@ -53,14 +61,16 @@ class Submission:
 
 
 @dataclass(frozen=True)
-class Unmatched:
-    """Something that could not be matched to a student, and why."""
+class Match:
+    """A file matched to a student: where it comes from and where it goes."""
 
     path: str
-    reason: str
+    student: str
+    assignment: str
+    file: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        return f"{self.path} -> {self.student}, {self.assignment} ({self.file})"
 
 
 @dataclass
@@ -74,29 +84,24 @@ class Collection:
     unmatched : list of Unmatched
     imported : list of str
         Students whose files were copied in (new or changed) by this call.
+    matched : list of Match
+        Every file of ``source`` matched to a student (also in a dry run).
     """
 
     submissions: list[Submission] = field(default_factory=list)
     unmatched: list[Unmatched] = field(default_factory=list)
     imported: list[str] = field(default_factory=list)
+    matched: list[Match] = field(default_factory=list)
+
+    def dry_run_lines(self) -> list[str]:
+        """What a dry run prints: every match, then every unmatched file with the reason."""
+        lines = [str(m) for m in self.matched]
+        lines += [f"unmatched  {u}" for u in self.unmatched]
+        return lines
 
     @property
     def students(self) -> list[str]:
         return [s.student for s in self.submissions]
-
-
-def _debris(name: str) -> bool:
-    return name in _DEBRIS or name.startswith(".") or name.startswith("._")
-
-
-def _files_below(folder: Path) -> list[Path]:
-    out = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(_debris(part) for part in rel.parts) or path.is_symlink() or not path.is_file():
-            continue
-        out.append(path)
-    return out
 
 
 def safe_extract(archive: Path, dest: Path) -> list[Unmatched]:
@@ -136,7 +141,7 @@ def _top(folder: Path, assignment: str) -> Path:
     folder that is itself one student's (it holds ``A.ipynb`` or ``A/A.ipynb``)."""
     nb_name = f"{assignment}.ipynb"
     while True:
-        entries = [p for p in folder.iterdir() if not _debris(p.name)]
+        entries = [p for p in folder.iterdir() if not debris(p.name)]
         if len(entries) != 1 or not entries[0].is_dir():
             return folder
         inner = entries[0]
@@ -169,7 +174,7 @@ def match(
         candidates.setdefault(student, []).append((where, files))
 
     for entry in sorted(folder.iterdir()):
-        if _debris(entry.name):
+        if debris(entry.name):
             continue
         where = entry.name
         if entry.is_file():
@@ -189,12 +194,12 @@ def match(
         elif entry.is_dir():
             nested = entry / assignment
             if (nested / nb_name).is_file():
-                files = {p.relative_to(nested).as_posix(): p for p in _files_below(nested)}
+                files = {p.relative_to(nested).as_posix(): p for p in files_below(nested)}
                 add(entry.name, f"{where}/{assignment}/{nb_name}", files)
             elif (entry / nb_name).is_file():
                 files = {
                     p.relative_to(entry).as_posix(): p
-                    for p in _files_below(entry)
+                    for p in files_below(entry)
                     if p.suffix != ".ipynb" or p.name == nb_name
                 }
                 # Other assignments' folders of the same student do not belong here.
@@ -215,15 +220,22 @@ def _timestamp(path: Path) -> bytes:
 def _same(files: dict[str, Path], folder: Path) -> bool:
     if not folder.is_dir():
         return False
-    have = {p.relative_to(folder).as_posix() for p in _files_below(folder)} - {"timestamp.txt"}
+    have = {p.relative_to(folder).as_posix() for p in files_below(folder)} - {"timestamp.txt"}
     if have != set(files):
         return False
     return all((folder / rel).read_bytes() == src.read_bytes() for rel, src in files.items())
 
 
-def import_files(files: dict[str, Path], target: Path) -> bool:
-    """Make ``target`` hold copies of ``files``; True when something changed."""
-    if _same(files, target):
+def import_files(files: dict[str, Path], target: Path, *, timestamp: bytes | None = None) -> bool:
+    """Make ``target`` hold copies of ``files``; True when something changed.
+
+    ``timestamp`` is written as ``timestamp.txt`` (default: the notebook's modification time,
+    unless the files hold a ``timestamp.txt``).
+    """
+    stamp_file = target / "timestamp.txt"
+    if _same(files, target) and (
+        timestamp is None or (stamp_file.is_file() and stamp_file.read_bytes() == timestamp)
+    ):
         return False
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -231,7 +243,9 @@ def import_files(files: dict[str, Path], target: Path) -> bool:
         dest = target.joinpath(*PurePosixPath(rel).parts)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
-    if "timestamp.txt" not in files:
+    if timestamp is not None:
+        (target / "timestamp.txt").write_bytes(timestamp)
+    elif "timestamp.txt" not in files:
         nb = files.get(f"{target.name}.ipynb")
         if nb is not None:
             (target / "timestamp.txt").write_bytes(_timestamp(nb))
@@ -244,6 +258,8 @@ def collect(
     *,
     root: Path,
     other_assignments: Iterable[str] = (),
+    pattern: str | None = None,
+    dry_run: bool = False,
 ) -> Collection:
     """Import submissions from ``source`` (a folder or a .zip) and list all of the assignment's.
 
@@ -256,27 +272,51 @@ def collect(
         The course root.
     other_assignments : iterable of str
         The course's other assignment ids, to recognise notebooks that belong to them.
+    pattern : str, optional
+        A collection pattern or a preset name (:mod:`autograder.grading.patterns`);
+        None for the layouts of the module docstring.
+    dry_run : bool
+        Match and report only: copy nothing (``matched`` and ``unmatched`` are filled in,
+        ``submissions`` is left empty).
 
     Returns
     -------
     Collection
+
+    Raises
+    ------
+    FileNotFoundError
+        No such ``source``.
+    autograder.grading.patterns.PatternError
+        A pattern that is not usable.
     """
     root = Path(root)
     result = Collection()
     submitted = root / "submitted"
+    regex = patterns.compile_pattern(pattern) if pattern else None
     if source is not None:
         source = Path(source)
         if not source.exists():
-            raise FileNotFoundError(f"{source}: no such folder or zip file")
+            raise FileNotFoundError(f"{source}: no such folder or zip file of submissions")
         with tempfile.TemporaryDirectory(prefix="hepml-collect-") as tmp:
             if source.is_file():
                 if not zipfile.is_zipfile(source):
                     raise ValueError(f"{source}: not a folder and not a zip file")
                 result.unmatched += safe_extract(source, Path(tmp))
                 folder = _top(Path(tmp), assignment)
+                label = f"{source.name}:"
             else:
                 folder = _top(source, assignment)
-            candidates, unmatched = match(folder, assignment, other_assignments=other_assignments)
+                label = ""
+            timestamps: dict[str, bytes] = {}
+            if regex is None:
+                candidates, unmatched = match(
+                    folder, assignment, other_assignments=other_assignments
+                )
+            else:
+                candidates, unmatched, timestamps = patterns.match(
+                    folder, assignment, regex, other_assignments=other_assignments
+                )
             result.unmatched += unmatched
             for student, found in sorted(candidates.items()):
                 if len(found) > 1:
@@ -286,8 +326,17 @@ def collect(
                             Unmatched(where, f"several submissions for {student}: {places}")
                         )
                     continue
-                if import_files(found[0][1], submitted / student / assignment):
+                files = found[0][1]
+                for rel, src in sorted(files.items()):
+                    where = label + src.relative_to(folder).as_posix()
+                    result.matched.append(Match(where, student, assignment, rel))
+                if dry_run:
+                    continue
+                target = submitted / student / assignment
+                if import_files(files, target, timestamp=timestamps.get(student)):
                     result.imported.append(student)
+    if dry_run:
+        return result
     if submitted.is_dir():
         for folder in sorted(submitted.iterdir()):
             target = folder / assignment

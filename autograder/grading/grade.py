@@ -14,8 +14,13 @@
    re-check of every test cell (:mod:`autograder.grading.worker`);
 5. **record** the executed notebooks in the course gradebook, in batches, by one nbgrader pass
    each that executes nothing: the main process is the only writer;
-6. **report**: ``grades.csv`` and ``failures.csv`` under ``.hepml/grading/<assignment>/``, a
-   progress bar while it runs and a summary at the end.
+6. **report**: ``grades.csv``, ``failures.csv`` and the class report ``report.html``
+   (:mod:`autograder.grading.report`) under ``.hepml/grading/<assignment>/``, a progress bar
+   while it runs and a summary at the end (which says whether the sandbox was on).
+
+Before any of it, :mod:`autograder.grading.preflight` refuses to start without the sandbox
+(unless ``sandbox=False``, ``--no-sandbox``) and when a data folder named for the kernels cannot
+be read by them.
 
 Nothing is lost: every submission ends ``graded`` or ``failed`` with its reason in the state and
 in ``failures.csv``; an interrupted run records what finished and a re-run resumes.
@@ -37,8 +42,10 @@ from typing import Any
 from autograder import export
 from autograder.course import manifest
 from autograder.course import nbgrader_cli as nbgrader_run
-from autograder.grading import collect, dispatch, limits
+from autograder.grading import collect, dispatch, limits, preflight
 from autograder.grading import gradebook as gradebook_io
+from autograder.grading import report as class_report
+from autograder.grading import sandbox as kernel_sandbox
 from autograder.grading import state as grade_state
 from autograder.grading.collect import Unmatched
 from autograder.grading.secret import grader_secret
@@ -68,6 +75,12 @@ class GradeResult:
     grades_csv, failures_csv : Path
     outcomes : list of Outcome
         The workers' outcomes (per-cell scores, clean verdicts, timings), notebooks left out.
+    needs_manual : list of str
+        Students (of the whole gradebook) whose written answers still await a manual score.
+    sandbox : bool
+        The kernels ran in the sandbox (False only with ``--no-sandbox`` or ``HEPML_SANDBOX=off``).
+    report_html : Path
+        The class report (:mod:`autograder.grading.report`).
     """
 
     assignment: str
@@ -80,6 +93,9 @@ class GradeResult:
     grades_csv: Path | None = None
     failures_csv: Path | None = None
     outcomes: list[Outcome] = field(default_factory=list)
+    needs_manual: list[str] = field(default_factory=list)
+    sandbox: bool = True
+    report_html: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -93,8 +109,13 @@ class GradeResult:
         lines = [
             f"{self.assignment}: graded {len(self.graded)}, failed {len(self.failed)}, "
             f"unchanged {len(self.skipped)}, unmatched {len(self.unmatched)}; "
-            f"mean score {mean}; {self.wall_s:.1f} s",
+            f"mean score {mean}; {self.wall_s:.1f} s; sandbox: {'on' if self.sandbox else 'off'}",
         ]
+        if self.needs_manual:
+            lines.append(
+                f"  {len(self.needs_manual)} submission(s) need manual grading of written "
+                "answers (formgrader), then hepml feedback"
+            )
         for student, reason in sorted(self.failed.items()):
             lines.append(f"  failed  {student}: {reason}")
         for item in self.unmatched:
@@ -103,15 +124,9 @@ class GradeResult:
             lines.append(f"grades:   {self.grades_csv}")
         if self.failures_csv:
             lines.append(f"failures: {self.failures_csv}")
+        if self.report_html:
+            lines.append(f"report:   {self.report_html}")
         return "\n".join(lines)
-
-
-def _hidden_paths(root: Path, db_url: str) -> tuple[str, ...]:
-    paths = [root / name for name in ("source", "submitted", "autograded", "feedback", "exchange")]
-    paths += [root / ".hepml", root / "gradebook.db"]
-    if db_url.startswith("sqlite:///"):
-        paths.append(Path(db_url[len("sqlite:///") :]))
-    return tuple(str(p) for p in paths)
 
 
 def _now() -> str:
@@ -132,6 +147,8 @@ def grade(
     progress: bool = True,
     db_url: str | None = None,
     students: list[str] | None = None,
+    sandbox: bool = True,
+    pattern: str | None = None,
 ) -> GradeResult:
     """Grade every submission of an assignment (see the module docstring).
 
@@ -163,10 +180,28 @@ def grade(
         The gradebook: any nbgrader database URL (default ``sqlite:///<root>/gradebook.db``).
     students : list of str, optional
         Grade only these students.
+    sandbox : bool
+        False (``--no-sandbox``) to grade without the sandbox where it is unavailable; by
+        default grading refuses to start without it.
+    pattern : str, optional
+        How to match the files of ``submissions`` to students: a regular expression with named
+        groups ``student_id`` and ``file_id`` or a preset name
+        (:func:`autograder.grading.collect.collect`).
 
     Returns
     -------
     GradeResult
+
+    Raises
+    ------
+    KeyError
+        An assignment that the manifest does not list.
+    FileNotFoundError
+        No course manifest, or no such submissions folder or zip.
+    autograder.grading.sandbox.SandboxUnavailable
+        The sandbox is unavailable and ``sandbox`` is True.
+    autograder.grading.preflight.DataPathError
+        A data folder named for the kernels that they cannot read.
     """
     start = time.monotonic()
     course = manifest.load(Path(root) if root is not None else None)
@@ -180,13 +215,57 @@ def grade(
         notebook_timeout=notebook_timeout,
         memory_limit_mb=memory_limit_mb,
     )
-    result = GradeResult(assignment, max_score=spec.points)
+    isolate = preflight.sandbox_decision(sandbox=sandbox)
+    hide = preflight.hidden_paths(root, db)
+    preflight.check_data_paths(isolate=isolate, hide=hide)
+    result = GradeResult(assignment, max_score=spec.points, sandbox=isolate)
+    env = {preflight.DATA_DIR_ENV: preflight.data_dir_for_kernels()}
+    if not isolate:
+        env[kernel_sandbox.SANDBOX_ENV] = "off"
+    with preflight.environment(**env):
+        _run(
+            result,
+            course,
+            submissions,
+            db=db,
+            lim=lim,
+            hide=hide,
+            workers=workers,
+            force=force,
+            scheduler=scheduler,
+            progress=progress,
+            students=students,
+            start=start,
+            pattern=pattern,
+        )
+    return result
 
+
+def _run(
+    result: GradeResult,
+    course: manifest.Course,
+    submissions: Path | str | None,
+    *,
+    db: str,
+    lim: limits.Limits,
+    hide: tuple[str, ...],
+    workers: int | None,
+    force: bool,
+    scheduler: str | None,
+    progress: bool,
+    students: list[str] | None,
+    start: float,
+    pattern: str | None,
+) -> None:
+    """Steps 1 to 6 of the module docstring, once the preflight checks passed."""
+    assignment, root = result.assignment, course.root
+    spec = course.assignment(assignment)
     found = collect.collect(
         assignment,
         Path(submissions) if submissions is not None else None,
         root=root,
         other_assignments=course.ids,
+        pattern=pattern,
     )
     result.unmatched = list(found.unmatched)
     subs = [s for s in found.submissions if students is None or s.student in students]
@@ -225,7 +304,6 @@ def grade(
         source_sha = prepared.source_digest
         n_workers = workers or dispatch.default_workers()
         threads = max(1, dispatch.default_workers() // max(1, n_workers))
-        hide = _hidden_paths(root, db)
         secret = grader_secret(root)
         jobs = [
             Job(
@@ -336,8 +414,29 @@ def grade(
         grade_state.save(root, assignment, state)
         result.failures_csv = export.write_failures(root, assignment, result.unmatched)
         result.grades_csv = export.export([assignment], root=root, db_url=db)
+        _summarise_from_export(result, root=root, db_url=db)
         result.wall_s = time.monotonic() - start
-    return result
+        result.report_html = class_report.write(
+            assignment,
+            root=root,
+            db_url=db,
+            folder=grade_state.folder(root, assignment),
+            sandbox=result.sandbox,
+            wall_s=result.wall_s,
+        )
+
+
+def _summarise_from_export(result: GradeResult, *, root: Path, db_url: str) -> None:
+    """Take ``max``, the totals of this run's students and who awaits manual grading from the
+    rows of ``grades.csv``, so that the summary line and the file agree."""
+    _, rows = export.rows(result.assignment, root=root, db_url=db_url)
+    for row in rows:
+        if row.get("max"):
+            result.max_score = float(row["max"])
+        if row["student"] in result.graded and row.get("total"):
+            result.graded[row["student"]] = float(row["total"])
+        if row.get("status") == "needs-manual":
+            result.needs_manual.append(row["student"])
 
 
 def exit_code(result: GradeResult) -> int:

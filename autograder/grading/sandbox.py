@@ -99,6 +99,12 @@ def isolation_mode() -> bool:
     return available
 
 
+def _real(paths: Sequence[Path]) -> list[str]:
+    """Each path with every symbolic link resolved (``os.path.realpath``): a mount follows links,
+    and a link into a folder that the plan covers (``/tmp``) would dangle once it is covered."""
+    return [os.path.realpath(p) for p in paths]
+
+
 def kernel_argv(
     python: str,
     *,
@@ -148,29 +154,72 @@ def sandbox_argv(
     keep: Sequence[Path] = (),
 ) -> list[str]:
     """``command`` run in the grading sandbox (the arguments are those of :func:`kernel_argv`);
-    the kernel and the measurement process of a submission share one plan."""
+    the kernel and the measurement process of a submission share one plan.
+
+    Every path is resolved first (``os.path.realpath``): a mount follows links, and a link into
+    a folder that the plan covers (``/tmp``) would dangle once it is covered.
+    """
     command = list(command)
     if not isolate:
         return command
-    plan = [f"ro:{p}" for p in readonly if Path(p).is_dir()]
-    plan += [f"hide:{p}" for p in hide if Path(p).exists()]
-    plan += [f"tmpfs:{p}" for p in private if Path(p).is_dir()]
-    plan += [f"keep:{p}" for p in keep if Path(p).is_dir()]
+    plan = [f"ro:{p}" for p in _real(readonly) if Path(p).is_dir()]
+    plan += [f"hide:{p}" for p in _real(hide) if Path(p).exists()]
+    plan += [f"tmpfs:{p}" for p in _real(private) if Path(p).is_dir()]
+    plan += [f"keep:{p}" for p in _real(keep) if Path(p).is_dir()]
     me = [python, "-m", "autograder.grading.sandbox"]
-    return [
-        "unshare",
-        "-rm",
-        "--",
-        *me,
-        "hide",
-        *plan,
-        "--",
-        *_INNER,
-        *me,
-        "init",
-        "--",
-        *command,
-    ]
+    return ["unshare", "-rm", "--", *me, "hide", *plan, "--", *_INNER, *me, "init", "--", *command]
+
+
+_PROBE = """
+import json, os, sys
+out = {}
+for path in sys.argv[1:]:
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            open(path, "rb").close()
+    except OSError as exc:
+        out[path] = exc.strerror or type(exc).__name__
+print(json.dumps(out))
+"""
+
+
+def unreadable(
+    paths: Sequence[Path],
+    *,
+    python: str | None = None,
+    hide: Sequence[Path] = (),
+    readonly: Sequence[Path] = (),
+    private: Sequence[Path] = (),
+    keep: Sequence[Path] = (),
+) -> dict[str, str]:
+    """The paths that a process in the sandbox cannot read, with the reason.
+
+    Runs a short Python in the namespaces that a grading kernel gets (same arguments as
+    :func:`kernel_argv`) and lists or opens each path there, as the kernel would: a path that
+    lies under a hidden folder, or behind a link that leaves what is bound back, is found here
+    before any notebook runs. Paths are probed as given (links are followed by the probe).
+    """
+    python = python or sys.executable
+    argv = sandbox_argv(
+        python,
+        [python, "-c", _PROBE, *map(str, paths)],
+        hide=hide,
+        isolate=True,
+        readonly=readonly,
+        private=private,
+        keep=keep,
+    )
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {str(p): f"the sandbox probe did not run ({exc})" for p in paths}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-2:])
+        return {str(p): f"the sandbox probe failed (exit {proc.returncode}: {tail})" for p in paths}
+    return json.loads(lines[-1])
 
 
 def write_kernelspec(

@@ -14,15 +14,12 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
-import subprocess
-import tempfile
-import tomllib
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+from course_fixtures import course_of, run_chromium
 
 from autograder.course import manifest
 from autograder.demo import plan as demo_class
@@ -43,47 +40,10 @@ predictions = [
   { student = "untouched", file = "gluons_scores.csv", make = "text", expect = "rejected" },
 ]
 """
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
 WINDOW = (1280, 1800)
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    raise TypeError(f"cannot write {value!r}")
-
-
-def course_of(repo_root: Path, dest: Path, assignment: str) -> Path:
-    """A scratch course holding one assignment of the repository (manifest, source, release)."""
-    dest.mkdir(parents=True)
-    shutil.copy2(repo_root / "nbgrader_config.py", dest / "nbgrader_config.py")
-    shutil.copytree(repo_root / "course", dest / "course")
-    data = tomllib.loads((repo_root / "course" / "manifest.toml").read_text())
-    entry = next(e for e in data["assignments"] if e["id"] == assignment)
-    lines = ["[course]", *(f"{k} = {_toml_value(v)}" for k, v in data["course"].items())]
-    lines += ["", "[[assignments]]", *(f"{k} = {_toml_value(v)}" for k, v in entry.items())]
-    (dest / "course" / "manifest.toml").write_text("\n".join(lines) + "\n")
-    for part in ("source", "release"):
-        shutil.copytree(repo_root / part / assignment, dest / part / assignment)
-    return dest
 
 
 def _notebook(*cells: tuple[str, str | None, str]) -> nbformat.NotebookNode:
@@ -99,25 +59,6 @@ def _notebook(*cells: tuple[str, str | None, str]) -> nbformat.NotebookNode:
             cell.metadata["nbgrader"] = {"grade_id": gid, "grade": True, "points": 1}
         nb.cells.append(cell)
     return nb
-
-
-def chromium() -> str:
-    for name in CHROMIUM_NAMES:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no chromium binary on PATH (Debian/Ubuntu: apt-get install chromium)")
-
-
-def run_chromium(page: Path, *args: str) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory(prefix="hepml-chromium-") as profile:
-        return subprocess.run(
-            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
 
 
 # --- the demo class as data (fast) -------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import collect
+from autograder.grading import collect, patterns
 
 A = "00_setup"
 NB = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
@@ -108,3 +108,58 @@ def test_missing_source_is_an_error(root: Path, tmp_path: Path):
     bogus = _write(tmp_path / "class.txt", b"not a zip")
     with pytest.raises(ValueError, match="not a folder and not a zip"):
         collect.collect(A, bogus, root=root)
+
+
+def test_lms_names_by_the_documented_pattern(root: Path, tmp_path: Path):
+    """Canvas-style downloads, ``<name>_[late_]<user id>_<submission id>_<file>``."""
+    src = tmp_path / "lms"
+    _write(src / f"name_123_456_{A}.ipynb")
+    _write(src / "name_123_456_helpers.py", b"x = 1\n")
+    _write(src / f"smithjo_late_124_457_{A}-1.ipynb")  # a late resubmission
+    _write(src / "lee_125_458_01_higgs.ipynb")  # another assignment's notebook
+    _write(src / "notes.txt", b"hello")
+    # Without the pattern the id is the whole stem, as before.
+    dry = collect.collect(A, src, root=root, other_assignments=[A, "01_higgs"], dry_run=True)
+    assert {m.path: m.student for m in dry.matched}[f"name_123_456_{A}.ipynb"] == "name_123_456"
+    found = collect.collect(A, src, root=root, other_assignments=[A, "01_higgs"], pattern="lms")
+    assert found.students == ["name", "smithjo"]
+    assert sorted(p.name for p in (root / "submitted" / "name" / A).iterdir()) == [
+        f"{A}.ipynb",
+        "helpers.py",
+        "timestamp.txt",
+    ]
+    reasons = {u.path: u.reason for u in found.unmatched}
+    assert reasons["lee_125_458_01_higgs.ipynb"] == "a notebook of assignment 01_higgs"
+    assert reasons["notes.txt"].startswith("does not match the pattern")
+
+
+def test_dry_run_prints_the_matching_and_copies_nothing(root: Path, tmp_path: Path):
+    src = tmp_path / "lms"
+    _write(src / f"name_123_456_{A}.ipynb")
+    _write(src / "x.txt", b"x")
+    found = collect.collect(A, src, root=root, pattern="lms", dry_run=True)
+    assert [str(m) for m in found.matched] == [f"name_123_456_{A}.ipynb -> name, {A} ({A}.ipynb)"]
+    assert found.dry_run_lines()[1].startswith("unmatched  x.txt: does not match the pattern")
+    assert not (root / "submitted").exists() and found.submissions == []
+
+
+def test_pattern_with_timestamps_keeps_the_latest_and_writes_it(root: Path, tmp_path: Path):
+    """nbgrader's zip_collect example pattern, timestamp group included."""
+    src = tmp_path / "bb"
+    pattern = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>\w+)"
+    _write(src / f"ps_bitdiddle_attempt_2026-01-30-15-00-00_{A}.ipynb", b"{}")
+    _write(src / f"ps_bitdiddle_attempt_2026-01-31-09-30-00_{A}.ipynb")
+    _write(src / f"ps_hacker_attempt_2026-01-30-15-00-00_{A}.ipynb")
+    _write(src / f"ps_hacker_attempt_2026-01-30-15-00-00_{A}.ipynb.bak", b"{}")
+    found = collect.collect(A, src, root=root, pattern=pattern)
+    assert found.students == ["bitdiddle", "hacker"]
+    folder = root / "submitted" / "bitdiddle" / A
+    assert (folder / f"{A}.ipynb").read_bytes() == NB  # the later attempt
+    assert (folder / "timestamp.txt").read_text() == "2026-01-31 09:30:00.000000 UTC"
+
+
+def test_patterns_are_checked(root: Path, tmp_path: Path):
+    with pytest.raises(patterns.PatternError, match=r"lacks the named group\(s\) \(\?P<file_id>"):
+        collect.collect(A, tmp_path, root=root, pattern=r"(?P<student_id>\w+)")
+    with pytest.raises(patterns.PatternError, match="not a regular expression"):
+        collect.collect(A, tmp_path, root=root, pattern="(")
