@@ -191,7 +191,8 @@ def roc_auc(
         Where the curve is undefined (see :func:`roc_curve`).
     """
     fpr, tpr, _ = roc_curve(y_true, y_score, sample_weight=sample_weight)
-    return float(np.trapezoid(tpr, fpr))
+    # the trapezoid rule written out: np.trapezoid needs NumPy 2, and the course allows 1.26
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
 
 
 def background_rejection(

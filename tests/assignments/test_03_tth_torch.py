@@ -10,7 +10,14 @@ empty           the untouched student notebook                          everythi
 scaler_on_all   fits the scaler on all events, train and test           scaler_fit_on_train
 roc_on_train    computes the "test" scores of the BDT and the network   bdt_test_auc,
                 on the training events                                  network_test_auc
+linear_twice    a ``Classifier`` without ReLU (a linear network) that   model_output_range,
+                keeps its sigmoid when ``logits=True`` (so the bonus    parameter_count,
+                network's scores are the sigmoid of a sigmoid)          bonus_pos_weight
 ==============  ======================================================  ===========================
+
+The linear networks of ``linear_twice`` are also weaker than the solution's: whether they clear
+the AUC and loss thresholds of the cells in ``_LINEAR_NETWORK_QUALITY`` depends on the run, so
+those cells are not asserted for it; every other cell is.
 
 The thresholds of the notebook must agree with ``course/measurements/03_tth_torch.json``.
 """
@@ -61,6 +68,21 @@ def build_class(course: Path, folder: Path) -> None:
         "p_net_test = predict(model, X_train)",
     )
     subs["roc_on_train"] = on_train
+
+    linear = student_solution(source_nb, release_nb)
+    _replace(
+        linear,
+        "classifier",
+        "layers += [nn.Linear(width, size), nn.ReLU()]",
+        "layers += [nn.Linear(width, size)]",
+    )
+    _replace(
+        linear,
+        "classifier",
+        "        if not logits:\n            layers.append(nn.Sigmoid())",
+        "        layers.append(nn.Sigmoid())",
+    )
+    subs["linear_twice"] = linear
     for student, nb in subs.items():
         nbformat.write(nb, folder / f"{student}.ipynb")
 
@@ -110,6 +132,29 @@ def test_roc_on_the_training_set_loses_only_the_test_aucs(graded):
     result, points = graded
     got = _scores(result, "roc_on_train")
     assert {k: got.get(k) for k in points} == _expect(points, ("bdt_test_auc", "network_test_auc"))
+
+
+# cells whose verdict for a linear network depends on how well that weaker model happens to train
+_LINEAR_NETWORK_QUALITY = (
+    "training_history",
+    "network_test_auc",
+    "scaled_network_test_auc",
+    "importance_noise",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.torch
+def test_missing_relu_and_double_sigmoid_lose_their_points(graded):
+    """A network without ReLU passes a parameter count and an output range: the bend of its logit
+    shows it is linear. A sigmoid kept with logits=True shows against the logits=False model
+    built with the same weights, and as bonus scores that never fall below 0.5."""
+    result, points = graded
+    got = _scores(result, "linear_twice")
+    asserted = [k for k in points if k not in _LINEAR_NETWORK_QUALITY]
+    expected = _expect(points, ("model_output_range", "parameter_count", "bonus_pos_weight"))
+    assert {k: got.get(k) for k in asserted} == {k: expected[k] for k in asserted}
 
 
 # ------------------------------------------------------------------------------- thresholds

@@ -390,3 +390,23 @@ def test_ks_test_known_p_values():
 def test_ks_test_rejects_nan():
     with pytest.raises(ValueError, match="train_scores"):
         metrics.ks_test([0.1, np.nan], [0.2, 0.3])
+
+
+def test_roc_auc_and_plot_roc_need_no_numpy_2(monkeypatch):
+    """pyproject allows numpy>=1.26, which has no np.trapezoid: the AUC and the ROC plot's area
+    must not need it (issue 19)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import plotting
+
+    monkeypatch.delattr(np, "trapezoid", raising=False)
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500)
+    score = y + rng.normal(0, 1, 500)
+    assert metrics.roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    fig, ax = plt.subplots()
+    plotting.plot_roc({"model": (y, score)}, ax=ax)
+    plt.close(fig)
