@@ -164,7 +164,8 @@ def leaderboard(
         if (course_root / "course" / "manifest.toml").is_file():
             manifest.load(course_root).assignment(assignment)  # KeyError for an unknown id
     twin_seed = _twin_seed(labels, course_root)
-    y = twin_challenge_labels(seed=twin_seed) if labels == "twin:class" else read_labels(labels)
+    class_labels = isinstance(labels, str) and labels == "twin:class"  # labels may be an array
+    y = twin_challenge_labels(seed=twin_seed) if class_labels else read_labels(labels)
     truth = None
     if twin_seed is not None:
         from autograder.leaderboard import challenge
