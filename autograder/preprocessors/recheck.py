@@ -125,7 +125,8 @@ class Recheck(NbGraderPreprocessor):
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     env=env,
-                    cwd=work,
+                    # The kernel's folder: official code reads the files the notebook wrote there.
+                    cwd=self.measure_cwd or work,
                     timeout=self.timeout,
                     check=False,
                 )
