@@ -161,6 +161,26 @@ def static_check_calls(source: str) -> list[str]:
     return calls
 
 
+def _namespace(source: str, objects: Mapping[str, Any], absent: Any) -> dict[str, Any]:
+    """The globals an official test source runs with: each free name bound to the student's
+    object (``objects``), else to the real module of a usual alias (``np``, ``torch``...), else to
+    ``absent(name)``."""
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    for name in free_names(source):
+        if name in objects:
+            namespace[name] = objects[name]
+            continue
+        target = MODULE_ALIASES.get(name)
+        if target is not None:
+            try:
+                namespace[name] = importlib.import_module(target)
+                continue
+            except ImportError:
+                pass
+        namespace[name] = absent(name)
+    return namespace
+
+
 @dataclass
 class Capture:
     """The check calls of an official test source, with their specifications.
@@ -188,16 +208,7 @@ def capture_calls(source: str) -> Capture:
     def recorder(name: str, derive: Any, spec: Mapping[str, Any] | None = None) -> None:
         capture.calls.append((name, dict(spec or {})))
 
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    for name in free_names(source):
-        target = MODULE_ALIASES.get(name)
-        if target is not None:
-            try:
-                namespace[name] = importlib.import_module(target)
-                continue
-            except ImportError:
-                pass
-        namespace[name] = Placeholder(name)
+    namespace = _namespace(source, {}, Placeholder)
     try:
         with _recording(recorder):
             exec(compile(source, "<official test cell>", "exec"), namespace)
@@ -381,19 +392,7 @@ def capture_measured(source: str, exhibits_dir: Path) -> MeasuredCapture:
         except exhibits.NeedsMeasurement:
             capture.calls.append([name, None, derive, dict(spec or {})])
 
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    for name in free_names(source):
-        if name in objects:
-            namespace[name] = objects[name]
-            continue
-        target = MODULE_ALIASES.get(name)
-        if target is not None:
-            try:
-                namespace[name] = importlib.import_module(target)
-                continue
-            except ImportError:
-                pass
-        namespace[name] = exhibits.Missing(name)
+    namespace = _namespace(source, objects, exhibits.Missing)
     try:
         with _recording(recorder):
             exec(compile(source, "<official test cell>", "exec"), namespace)

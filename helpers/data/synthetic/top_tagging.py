@@ -185,6 +185,20 @@ def generate(events: int = DEFAULT_EVENTS, seed: int = 0) -> dict[str, pd.DataFr
     return {f: out[f] for f in FILES}
 
 
+def _append(frame: pd.DataFrame, path: Path) -> None:
+    """Append a block to a file's pandas ``table`` (blosc, level :data:`COMPLEVEL`)."""
+    frame.to_hdf(
+        path,
+        key=KEY,
+        mode="a",
+        format="table",
+        append=True,
+        complib="blosc",
+        complevel=COMPLEVEL,
+        index=False,
+    )
+
+
 def write(
     out_dir: Path, *, events: int = DEFAULT_EVENTS, seed: int = 0, progress: bool = False
 ) -> dict[str, Path]:
@@ -210,16 +224,7 @@ def write(
         for split in SPLITS:
             for data, images in _blocks(split, int(events), int(seed)):
                 for frame, name in ((data, CONSTITUENT_FILES[split]), (images, IMAGE_FILES[split])):
-                    frame.to_hdf(
-                        paths[name],
-                        key=KEY,
-                        mode="a",
-                        format="table",
-                        append=True,
-                        complib="blosc",
-                        complevel=COMPLEVEL,
-                        index=False,
-                    )
+                    _append(frame, paths[name])
                 bar.update(1)
     finally:
         bar.close()
@@ -251,16 +256,7 @@ def write_challenge(
             (data, CONSTITUENT_FILES["challenge"]),
             (images, IMAGE_FILES["challenge"]),
         ):
-            frame.to_hdf(
-                paths[name],
-                key=KEY,
-                mode="a",
-                format="table",
-                append=True,
-                complib="blosc",
-                complevel=COMPLEVEL,
-                index=False,
-            )
+            _append(frame, paths[name])
     return paths
 
 
